@@ -1,0 +1,5 @@
+export { INIT_HELP, initCommand } from './init.js'
+export { KEYGEN_HELP, keygenCommand } from './keygen.js'
+export { NODE_HELP, nodeCommand } from './node.js'
+export { STATUS_HELP, statusCommand, table } from './status.js'
+export { parseFlags, positiveInteger, UsageError } from './usage-error.js'

@@ -1,0 +1,124 @@
+import { bytesToHex } from '@noble/hashes/utils.js'
+import { Registry, collectDefaultMetrics } from 'prom-client'
+import type { Logger } from 'pino'
+import { createApiServer, type ApiServer, type NodeStatusSource, type Readiness, type StatusView } from '../../api/index.js'
+import { GuardianSet, type Genesis, type GuardianInfo } from '../../protocol/index.js'
+import type { NodeConfig } from '../config/index.js'
+import { readKeystore, readPassphrase } from '../keystore/index.js'
+import { GuardianNetwork, NetworkMetrics } from '../network/index.js'
+import { LevelNodeStore, type NodeStore } from '../store/index.js'
+import { NODE_VERSION } from '../version.js'
+import { StartupError } from './errors.js'
+import { loadGenesis } from './load-genesis.js'
+
+export interface GuardianNodeDeps {
+  readonly config: NodeConfig
+  readonly env: NodeJS.ProcessEnv
+  readonly logger: Logger
+}
+
+/**
+ * One running guardian: store, network and API, started in that order and stopped in the
+ * reverse (API first, so no request reads a closing store).
+ */
+export class GuardianNode implements NodeStatusSource {
+  private readonly startedAt = Date.now()
+  private readonly guardians: GuardianSet
+
+  private constructor(
+    readonly genesis: Genesis,
+    readonly self: GuardianInfo,
+    private readonly store: NodeStore,
+    private readonly network: GuardianNetwork,
+    private api: ApiServer | undefined,
+    private readonly logger: Logger,
+  ) {
+    this.guardians = new GuardianSet(genesis)
+  }
+
+  /** Starts a node; on any failure, closes what was opened and throws the reason. */
+  static async start({ config, env, logger }: GuardianNodeDeps): Promise<{ node: GuardianNode; apiUrl: string }> {
+    const genesis = await loadGenesis(config.genesisFile)
+    const guardians = new GuardianSet(genesis)
+    const passphrase = await readPassphrase(config.passphraseFile === undefined ? { env } : { file: config.passphraseFile, env })
+    const { keys, public: pub } = await readKeystore(config.keystoreFile, passphrase)
+    const self = guardians.byPeer(pub.peerId)
+    if (self === undefined) {
+      throw new StartupError('not_a_guardian', `keystore ${config.keystoreFile} (peer id ${pub.peerId}) is not a guardian of network ${genesis.network}`)
+    }
+    if (bytesToHex(self.votePublicKey) !== pub.votePublicKey) {
+      throw new StartupError('key_mismatch', `keystore vote key ${pub.votePublicKey} differs from genesis entry of ${self.name}`)
+    }
+    const log = logger.child({ guardian: self.name })
+
+    const registry = new Registry()
+    collectDefaultMetrics({ register: registry, prefix: 'ubtc_process_' })
+    const store = new LevelNodeStore(config.dataDir, genesis.hash)
+    await store.open()
+    const network = new GuardianNetwork({
+      genesis,
+      guardians,
+      self,
+      votePrivateKey: keys.votePrivateKey,
+      p2pPrivateKey: keys.p2pPrivateKey,
+      listen: config.p2p.listen,
+      peers: config.p2p.peers,
+      heartbeatIntervalMs: config.p2p.heartbeatIntervalMs,
+      redialMinMs: config.p2p.redialMinMs,
+      redialMaxMs: config.p2p.redialMaxMs,
+      version: NODE_VERSION,
+      store,
+      metrics: new NetworkMetrics(registry),
+      logger: log.child({ module: 'p2p' }),
+      height: () => 0n,
+    })
+    const node = new GuardianNode(genesis, self, store, network, undefined, log)
+    try {
+      await network.start()
+      node.api = await createApiServer({ host: config.api.host, port: config.api.port, logger: log.child({ module: 'api' }), registry, source: node, version: NODE_VERSION })
+      const apiUrl = await node.api.listen()
+      log.info({ api: apiUrl, peerId: self.peerId, network: genesis.network, guardians: guardians.size }, 'guardian node started')
+      return { node, apiUrl }
+    } catch (err) {
+      await node.stop()
+      throw err
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.api?.close()
+    await this.network.stop()
+    await this.store.close()
+    this.logger.info('guardian node stopped')
+  }
+
+  status(): StatusView {
+    const now = Date.now()
+    return {
+      guardian: this.self.name,
+      peerId: this.self.peerId,
+      version: NODE_VERSION,
+      network: this.genesis.network,
+      guardianSetIndex: this.genesis.guardianSetIndex,
+      height: 0,
+      peers: this.network.peerStates().map(({ guardian, connected, lastHeartbeat: hb }) => ({
+        guardian: guardian.name,
+        peerId: guardian.peerId,
+        connected,
+        lastHeartbeatMs: hb === undefined ? null : Math.max(0, now - hb.receivedAt),
+        lastHeartbeatAt: hb === undefined ? null : new Date(hb.receivedAt).toISOString(),
+        height: hb === undefined ? null : Number(hb.height),
+        version: hb?.version ?? null,
+      })),
+      uptimeS: Math.floor((now - this.startedAt) / 1000),
+    }
+  }
+
+  /** Ready when the store is open and enough guardians are connected to form a commit quorum with us. */
+  readiness(): Readiness {
+    const connectedGuardians = this.network.connectedGuardians()
+    const requiredGuardians = this.guardians.commitQuorum - 1
+    const storeOpen = this.store.isOpen
+    return { ready: storeOpen && connectedGuardians >= requiredGuardians, storeOpen, connectedGuardians, requiredGuardians }
+  }
+}

@@ -1,0 +1,7 @@
+export { redialDelay } from './backoff.js'
+export { NetworkError, type NetworkErrorCode } from './errors.js'
+export { guardianGater, type DenialDirection } from './gater.js'
+export { GossipValidator, REJECT_REASONS, type GossipVerdict, type RejectReason } from './gossip-validator.js'
+export { GuardianNetwork, type GuardianNetworkOptions, type GuardianPeerState } from './guardian-network.js'
+export { NetworkMetrics } from './metrics.js'
+export { KIND_NAMES, topicFor, topicsFor } from './topics.js'

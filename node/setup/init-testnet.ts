@@ -1,0 +1,116 @@
+import { randomBytes } from 'node:crypto'
+import { access, mkdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js'
+import { genesisToJson, maxFaulty, parseGenesis, voteAddress, type Genesis, type Operation } from '../../protocol/index.js'
+import { generateGuardianKeys, TESTNET_KDF, writeKeystore, type KeystorePublic } from '../keystore/index.js'
+
+export interface InitTestnetOptions {
+  readonly dir: string
+  readonly guardians: number
+  /** Guardian i serves its API on basePort+i and libp2p on basePort+100+i. */
+  readonly basePort: number
+  readonly network?: string
+  /** Replace an existing testnet in `dir`. */
+  readonly force?: boolean
+}
+
+export interface TestnetGuardianFiles {
+  readonly name: string
+  readonly dir: string
+  readonly configFile: string
+  readonly apiPort: number
+  readonly p2pPort: number
+  readonly peerId: string
+}
+
+export interface TestnetLayout {
+  readonly genesisFile: string
+  readonly genesis: Genesis
+  readonly guardians: readonly TestnetGuardianFiles[]
+}
+
+export const TESTNET_MAX_GUARDIANS = 32
+
+/** Per-operation thresholds for n guardians: majorities for validation and liquidation, the commit quorum for emergencies. */
+export function testnetThresholds(n: number): Record<Operation, number> {
+  const majority = Math.floor(n / 2) + 1
+  return { validation: majority, lp_liquidation: majority, dlc_emergency: Math.min(n, n - maxFaulty(n)) }
+}
+
+export function guardianName(index: number): string {
+  return `guardian-${index}`
+}
+
+/**
+ * Writes a local testnet into `dir`: genesis.json, and for each guardian a folder with an
+ * encrypted keystore (cheap testnet scrypt parameters), its passphrase file (0600) and a
+ * config.json that dials every other guardian on 127.0.0.1.
+ */
+export async function initTestnet(opts: InitTestnetOptions): Promise<TestnetLayout> {
+  const n = opts.guardians
+  if (!Number.isInteger(n) || n < 1 || n > TESTNET_MAX_GUARDIANS) throw new RangeError(`guardians must be 1..${TESTNET_MAX_GUARDIANS}, got ${n}`)
+  if (!Number.isInteger(opts.basePort) || opts.basePort < 1024 || opts.basePort + 100 + n - 1 > 65535) {
+    throw new RangeError(`base port must leave room for ports ${opts.basePort}..${opts.basePort + 100 + n - 1} within 1024..65535`)
+  }
+  const genesisFile = join(opts.dir, 'genesis.json')
+  if (!opts.force && (await exists(genesisFile))) throw new Error(`init: ${genesisFile} already exists (use --force to replace the testnet)`)
+  await mkdir(opts.dir, { recursive: true, mode: 0o700 })
+
+  const members: Array<{ files: TestnetGuardianFiles; pub: KeystorePublic }> = []
+  for (let i = 0; i < n; i++) {
+    const name = guardianName(i)
+    const dir = join(opts.dir, name)
+    await mkdir(dir, { recursive: true, mode: 0o700 })
+    const passphrase = bytesToHex(randomBytes(16))
+    await writeFile(join(dir, 'passphrase'), `${passphrase}\n`, { mode: 0o600 })
+    const pub = await writeKeystore(join(dir, 'keystore.json'), await generateGuardianKeys(), passphrase, { kdf: TESTNET_KDF, overwrite: opts.force === true })
+    members.push({ files: { name, dir, configFile: join(dir, 'config.json'), apiPort: opts.basePort + i, p2pPort: opts.basePort + 100 + i, peerId: pub.peerId }, pub })
+  }
+
+  const genesis = parseGenesis(
+    genesisToJson({
+      network: opts.network ?? 'ubtc-local',
+      genesisTime: new Date().toISOString(),
+      guardianSetIndex: 0,
+      guardians: members.map(({ files, pub }, index) => {
+        const votePublicKey = hexToBytes(pub.votePublicKey)
+        return { index, name: files.name, votePublicKey, address: voteAddress(votePublicKey), peerId: pub.peerId }
+      }),
+      thresholds: testnetThresholds(n),
+      chains: {},
+      oracles: [],
+      bitcoinNetwork: 'regtest',
+    }),
+  )
+  await writeFile(genesisFile, `${JSON.stringify(genesisToJson(genesis), null, 2)}\n`)
+
+  for (const { files } of members) {
+    const config = {
+      genesis: '../genesis.json',
+      keystore: 'keystore.json',
+      passphraseFile: 'passphrase',
+      dataDir: 'data',
+      api: { host: '127.0.0.1', port: files.apiPort },
+      p2p: {
+        listen: [`/ip4/127.0.0.1/tcp/${files.p2pPort}`],
+        peers: members.filter((m) => m.files !== files).map((m) => `/ip4/127.0.0.1/tcp/${m.files.p2pPort}/p2p/${m.files.peerId}`),
+        heartbeatIntervalMs: 1000,
+        redialMinMs: 250,
+        redialMaxMs: 5000,
+      },
+      log: { level: 'info' },
+    }
+    await writeFile(files.configFile, `${JSON.stringify(config, null, 2)}\n`)
+  }
+  return { genesisFile, genesis, guardians: members.map((m) => m.files) }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path)
+    return true
+  } catch {
+    return false
+  }
+}

@@ -1,0 +1,158 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { access, rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import type { StatusView } from '../api/index.js'
+import { loadGenesis } from '../node/guardian/index.js'
+import { guardianName, initTestnet } from '../node/setup/index.js'
+import { PROJECT_ROOT } from '../node/version.js'
+
+/** A heartbeat older than this does not count as a live peer (testnet heartbeats are every second). */
+const FRESH_HEARTBEAT_MS = 10_000
+
+/** The compiled CLI each guardian process runs. */
+export const UBTC_BIN = join(PROJECT_ROOT, 'dist', 'bin', 'ubtc.js')
+
+export interface LocalTestnetOptions {
+  readonly dir: string
+  readonly guardians: number
+  readonly basePort: number
+  /** Wipe `dir` first; otherwise an existing testnet there is reused. */
+  readonly fresh?: boolean
+  /** Receives every line a guardian process prints. */
+  readonly onLog?: (guardian: string, line: string) => void
+  /** Extra environment for the guardian processes. */
+  readonly env?: NodeJS.ProcessEnv
+}
+
+export interface TestnetGuardian {
+  readonly index: number
+  readonly name: string
+  readonly configFile: string
+  readonly apiUrl: string
+  readonly p2pPort: number
+  readonly peerId: string
+}
+
+/**
+ * A local network of guardian processes on 127.0.0.1. Ports follow the base port (they are
+ * passed as flag overrides), so a testnet folder can be restarted on other ports.
+ */
+export class LocalTestnet {
+  private readonly processes = new Map<number, ChildProcess>()
+
+  private constructor(
+    readonly guardians: readonly TestnetGuardian[],
+    private readonly opts: LocalTestnetOptions,
+  ) {}
+
+  /** Writes the testnet into `dir` unless one is there already. */
+  static async create(opts: LocalTestnetOptions): Promise<LocalTestnet> {
+    if (opts.fresh === true) await rm(opts.dir, { recursive: true, force: true })
+    const genesisFile = join(opts.dir, 'genesis.json')
+    const hasTestnet = await access(genesisFile).then(() => true, () => false)
+    if (!hasTestnet) await initTestnet({ dir: opts.dir, guardians: opts.guardians, basePort: opts.basePort })
+    const genesis = await loadGenesis(genesisFile)
+    if (genesis.guardians.length !== opts.guardians) {
+      throw new Error(`testnet in ${opts.dir} has ${genesis.guardians.length} guardians, not ${opts.guardians} (use --fresh to replace it)`)
+    }
+    const guardians = genesis.guardians.map((g) => ({
+      index: g.index,
+      name: g.name,
+      configFile: join(opts.dir, guardianName(g.index), 'config.json'),
+      apiUrl: `http://127.0.0.1:${opts.basePort + g.index}`,
+      p2pPort: opts.basePort + 100 + g.index,
+      peerId: g.peerId,
+    }))
+    return new LocalTestnet(guardians, opts)
+  }
+
+  startAll(): void {
+    for (const g of this.guardians) this.start(g.index)
+  }
+
+  /** Starts guardian `index` as its own OS process. */
+  start(index: number): ChildProcess {
+    const g = this.guardian(index)
+    if (this.processes.has(index)) throw new Error(`${g.name} is already running`)
+    const peers = this.guardians.filter((o) => o.index !== index).map((o) => `/ip4/127.0.0.1/tcp/${o.p2pPort}/p2p/${o.peerId}`)
+    const child = spawn(
+      process.execPath,
+      [UBTC_BIN, 'node', '--config', g.configFile, '--api-port', String(this.opts.basePort + index), '--p2p-listen', `/ip4/127.0.0.1/tcp/${g.p2pPort}`, '--p2p-peers', peers.join(',')],
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...this.opts.env } },
+    )
+    this.processes.set(index, child)
+    for (const stream of [child.stdout, child.stderr]) {
+      createInterface({ input: stream }).on('line', (line) => this.opts.onLog?.(g.name, line))
+    }
+    child.once('exit', () => {
+      if (this.processes.get(index) === child) this.processes.delete(index)
+    })
+    return child
+  }
+
+  isRunning(index: number): boolean {
+    return this.processes.has(index)
+  }
+
+  /** Sends `signal` to guardian `index` and waits for it to exit; resolves its exit code. */
+  async stop(index: number, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    const child = this.processes.get(index)
+    if (child === undefined) return null
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+    child.kill(signal)
+    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000)
+    try {
+      return await exited
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  async stopAll(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    await Promise.all([...this.processes.keys()].map((i) => this.stop(i, signal)))
+  }
+
+  /** /v1/status of guardian `index`, or undefined while it does not answer. */
+  async status(index: number): Promise<StatusView | undefined> {
+    try {
+      const response = await fetch(`${this.guardian(index).apiUrl}/v1/status`, { signal: AbortSignal.timeout(2000) })
+      return response.ok ? ((await response.json()) as StatusView) : undefined
+    } catch {
+      return undefined
+    }
+  }
+
+  /**
+   * Polls the running guardians' /v1/status until `predicate` holds for every one of them
+   * (a readiness check, not a fixed sleep). Rejects with the last statuses seen on timeout,
+   * or as soon as a guardian process exits.
+   */
+  async waitFor(predicate: (status: StatusView, index: number) => boolean, what: string, timeoutMs = 60_000, indexes?: readonly number[]): Promise<StatusView[]> {
+    const targets = indexes ?? this.guardians.map((g) => g.index)
+    const deadline = Date.now() + timeoutMs
+    let last: Array<StatusView | undefined> = []
+    for (;;) {
+      const stopped = targets.filter((i) => !this.processes.has(i))
+      if (stopped.length > 0) throw new Error(`waiting for ${what}: ${stopped.map((i) => this.guardian(i).name).join(', ')} not running`)
+      last = await Promise.all(targets.map((i) => this.status(i)))
+      if (last.every((s, k) => s !== undefined && predicate(s, targets[k]!))) return last as StatusView[]
+      if (Date.now() > deadline) {
+        const summary = last.map((s, k) => `${this.guardian(targets[k]!).name}: ${s === undefined ? 'no answer' : `${s.peers.filter((p) => p.connected).length} peers`}`)
+        throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (${summary.join('; ')})`)
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200))
+    }
+  }
+
+  /** Waits until every running guardian sees every other guardian connected and has heard its heartbeat. */
+  waitAllConnected(timeoutMs?: number): Promise<StatusView[]> {
+    return this.waitFor((s) => s.peers.length === this.guardians.length - 1 && s.peers.every((p) => p.connected && p.lastHeartbeatMs !== null && p.lastHeartbeatMs < FRESH_HEARTBEAT_MS), 'all guardians connected', timeoutMs)
+  }
+
+  guardian(index: number): TestnetGuardian {
+    const g = this.guardians[index]
+    if (g === undefined) throw new RangeError(`no guardian ${index}`)
+    return g
+  }
+}
