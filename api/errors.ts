@@ -1,3 +1,4 @@
+import { CodedError } from '../protocol/index.js'
 import { STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
 import type { ErrorBody } from './types.js'
@@ -5,15 +6,7 @@ import type { ErrorBody } from './types.js'
 export type ApiErrorCode = 'port_in_use' | 'listen_failed'
 
 /** Failure to start the API server. Codes are stable: callers branch on them. */
-export class ApiError extends Error {
-  readonly code: ApiErrorCode
-
-  constructor(code: ApiErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.name = 'ApiError'
-    this.code = code
-  }
-}
+export class ApiError extends CodedError<ApiErrorCode> {}
 
 /** An error response: status plus the `{ error, message }` body. */
 export interface HttpErrorReply {

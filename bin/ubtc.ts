@@ -2,6 +2,7 @@
 import '../protocol/polyfill.js'
 import { INIT_HELP, initCommand, KEYGEN_HELP, keygenCommand, NODE_HELP, nodeCommand, STATUS_HELP, statusCommand, UsageError } from '../node/cli/index.js'
 import { NODE_VERSION } from '../node/version.js'
+import { CodedError } from '../protocol/index.js'
 import { TESTNET_HELP, testnetCommand } from '../testnet/index.js'
 
 const HELP = `ubtc ${NODE_VERSION} — Universal Bitcoin guardian node
@@ -54,7 +55,7 @@ async function main(argv: string[]): Promise<number> {
       return 2
     }
     // Typed errors carry an operator-facing message; anything else is a bug worth its stack.
-    const message = err instanceof Error && 'code' in err ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err)
+    const message = err instanceof CodedError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err)
     process.stderr.write(`ubtc ${name}: ${message}\n`)
     return 1
   }

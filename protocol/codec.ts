@@ -9,8 +9,10 @@ import { ProtocolError } from './errors.js'
  * exactly one byte form and content-hash message ids cannot be dodged by re-encoding.
  */
 
+// No `strict`: cborg's strict mode throws on over-long integers and lengths, which would report
+// valid-but-non-canonical CBOR as 'malformed'. The re-encode comparison below rejects those
+// byte forms anyway, and labels them 'non_canonical'.
 const DECODE_OPTIONS = {
-  strict: true,
   allowUndefined: false,
   allowIndefinite: false,
   allowNaN: false,

@@ -1,4 +1,18 @@
-/** Why a message, envelope or genesis was refused. Codes are stable: metrics and logs use them. */
+/**
+ * Base of every typed error in the project: a stable machine-readable `code` (metrics, logs
+ * and callers branch on it) and an operator-facing message.
+ */
+export class CodedError<Code extends string> extends Error {
+  readonly code: Code
+
+  constructor(code: Code, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = new.target.name
+    this.code = code
+  }
+}
+
+/** Why a message, envelope or genesis was refused. */
 export type ProtocolErrorCode =
   | 'malformed'
   | 'oversize'
@@ -9,12 +23,4 @@ export type ProtocolErrorCode =
   | 'bad_signature'
   | 'invalid_genesis'
 
-export class ProtocolError extends Error {
-  readonly code: ProtocolErrorCode
-
-  constructor(code: ProtocolErrorCode, message: string) {
-    super(message)
-    this.name = 'ProtocolError'
-    this.code = code
-  }
-}
+export class ProtocolError extends CodedError<ProtocolErrorCode> {}

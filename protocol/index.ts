@@ -1,4 +1,4 @@
-export { ProtocolError, type ProtocolErrorCode } from './errors.js'
+export { CodedError, ProtocolError, type ProtocolErrorCode } from './errors.js'
 export { decodeCanonical, encodeCanonical, type CborValue } from './codec.js'
 export { keccak256, taggedKeccak256 } from './hash.js'
 export { commitQuorum, honestWitness, maxFaulty } from './quorum.js'

@@ -1,6 +1,7 @@
 import * as secp from 'tiny-secp256k1'
 import { randomBytes } from 'node:crypto'
-import { bytesToHex } from '@noble/hashes/utils.js'
+import { equalBytes } from '@noble/curves/utils.js'
+import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js'
 import { keccak256 } from './hash.js'
 
 /**
@@ -49,11 +50,27 @@ export function signDigest(digest: Uint8Array, privateKey: Uint8Array): Uint8Arr
   return out
 }
 
+/** secp256k1 group order / 2: signatures with s above it are the malleable high-s twin. */
+const HALF_ORDER = hexToBytes('7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0')
+
+/**
+ * Accepts exactly one byte form per signed digest: low s, and v the true recovery id (with the
+ * other one, Ethereum's ecrecover yields another address). One public-key recovery checks the
+ * signature and v together, which costs one EC operation instead of verify + recover.
+ */
 export function verifyDigest(digest: Uint8Array, signature: Uint8Array, publicKey: Uint8Array): boolean {
-  if (signature.length !== VOTE_SIGNATURE_BYTES || (signature[64] !== 0 && signature[64] !== 1)) return false
+  const v = signature[64]
+  if (signature.length !== VOTE_SIGNATURE_BYTES || (v !== 0 && v !== 1)) return false
+  if (compareBytes(signature.subarray(32, 64), HALF_ORDER) > 0) return false
   try {
-    return secp.verify(digest, publicKey, signature.subarray(0, 64), true)
+    const recovered = secp.recover(digest, signature.subarray(0, 64), v, true)
+    return recovered !== null && equalBytes(recovered, publicKey.length === VOTE_PUBLIC_KEY_BYTES ? publicKey : secp.pointCompress(publicKey, true))
   } catch {
     return false
   }
+}
+
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i]! - b[i]!
+  return 0
 }

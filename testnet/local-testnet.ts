@@ -6,6 +6,10 @@ import type { StatusView } from '../api/index.js'
 import { loadGenesis } from '../node/guardian/index.js'
 import { guardianName, initTestnet } from '../node/setup/index.js'
 import { PROJECT_ROOT } from '../node/version.js'
+import { CodedError } from '../protocol/index.js'
+
+/** The local network could not be set up or did not come up. */
+export class TestnetError extends CodedError<'mismatch' | 'not_running' | 'timeout' | 'already_running'> {}
 
 /** A heartbeat older than this does not count as a live peer (testnet heartbeats are every second). */
 const FRESH_HEARTBEAT_MS = 10_000
@@ -54,7 +58,7 @@ export class LocalTestnet {
     if (!hasTestnet) await initTestnet({ dir: opts.dir, guardians: opts.guardians, basePort: opts.basePort })
     const genesis = await loadGenesis(genesisFile)
     if (genesis.guardians.length !== opts.guardians) {
-      throw new Error(`testnet in ${opts.dir} has ${genesis.guardians.length} guardians, not ${opts.guardians} (use --fresh to replace it)`)
+      throw new TestnetError('mismatch', `testnet in ${opts.dir} has ${genesis.guardians.length} guardians, not ${opts.guardians} (use --fresh to replace it)`)
     }
     const guardians = genesis.guardians.map((g) => ({
       index: g.index,
@@ -74,7 +78,7 @@ export class LocalTestnet {
   /** Starts guardian `index` as its own OS process. */
   start(index: number): ChildProcess {
     const g = this.guardian(index)
-    if (this.processes.has(index)) throw new Error(`${g.name} is already running`)
+    if (this.processes.has(index)) throw new TestnetError('already_running', `${g.name} is already running`)
     const peers = this.guardians.filter((o) => o.index !== index).map((o) => `/ip4/127.0.0.1/tcp/${o.p2pPort}/p2p/${o.peerId}`)
     const child = spawn(
       process.execPath,
@@ -134,12 +138,12 @@ export class LocalTestnet {
     let last: Array<StatusView | undefined> = []
     for (;;) {
       const stopped = targets.filter((i) => !this.processes.has(i))
-      if (stopped.length > 0) throw new Error(`waiting for ${what}: ${stopped.map((i) => this.guardian(i).name).join(', ')} not running`)
+      if (stopped.length > 0) throw new TestnetError('not_running', `waiting for ${what}: ${stopped.map((i) => this.guardian(i).name).join(', ')} not running`)
       last = await Promise.all(targets.map((i) => this.status(i)))
       if (last.every((s, k) => s !== undefined && predicate(s, targets[k]!))) return last as StatusView[]
       if (Date.now() > deadline) {
         const summary = last.map((s, k) => `${this.guardian(targets[k]!).name}: ${s === undefined ? 'no answer' : `${s.peers.filter((p) => p.connected).length} peers`}`)
-        throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (${summary.join('; ')})`)
+        throw new TestnetError('timeout', `timed out after ${timeoutMs} ms waiting for ${what} (${summary.join('; ')})`)
       }
       await new Promise((resolve) => setTimeout(resolve, 200))
     }

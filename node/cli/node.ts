@@ -22,6 +22,8 @@ export async function nodeCommand(argv: readonly string[], env: NodeJS.ProcessEn
   const config = await loadConfig(resolve(configFile), { env, flags: overrides })
   const logger: Logger = pino({ level: config.log.level, base: { pid: process.pid } })
 
+  // A stray rejection must not take a guardian down: log it loudly and keep serving.
+  process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled promise rejection'))
   const { node } = await GuardianNode.start({ config, env, logger })
   await new Promise<void>((done) => {
     let stopping = false

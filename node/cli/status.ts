@@ -1,5 +1,5 @@
 import type { StatusView } from '../../api/index.js'
-import { parseFlags, UsageError } from './usage-error.js'
+import { CommandError, parseFlags, UsageError } from './usage-error.js'
 
 export const STATUS_HELP = `ubtc status --api URL [--json]
 
@@ -18,9 +18,9 @@ export async function statusCommand(argv: readonly string[], out: (line: string)
   try {
     response = await fetch(url, { signal: AbortSignal.timeout(5000) })
   } catch (err) {
-    throw new Error(`status: cannot reach ${url.origin}: ${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message}`)
+    throw new CommandError('unreachable', `status: cannot reach ${url.origin}: ${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message}`)
   }
-  if (!response.ok) throw new Error(`status: ${url.href} answered HTTP ${response.status}: ${await response.text()}`)
+  if (!response.ok) throw new CommandError('http_error', `status: ${url.href} answered HTTP ${response.status}: ${await response.text()}`)
   const status = (await response.json()) as StatusView
   if (flags.json === true) {
     out(JSON.stringify(status))

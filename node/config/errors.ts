@@ -1,3 +1,5 @@
+import { CodedError } from '../../protocol/index.js'
+
 /** Why a config could not be loaded. Codes are stable: the CLI maps them to exit messages. */
 export type ConfigErrorCode =
   | 'not_found'
@@ -8,16 +10,13 @@ export type ConfigErrorCode =
   | 'missing_value'
   | 'missing_file'
 
-export class ConfigError extends Error {
-  readonly code: ConfigErrorCode
+export class ConfigError extends CodedError<ConfigErrorCode> {
   /** Dotted setting key (or flag / file key) the error is about, when there is one. */
   readonly key?: string
 
   /** `detail` is the operator-facing text; the "config: " prefix is added here so every message has it. */
   constructor(code: ConfigErrorCode, detail: string, key?: string) {
-    super(`config: ${detail}`)
-    this.name = 'ConfigError'
-    this.code = code
+    super(code, `config: ${detail}`)
     if (key !== undefined) this.key = key
   }
 }

@@ -1,3 +1,5 @@
+import { CodedError } from '../../protocol/index.js'
+
 /**
  * Why a keystore could not be read or written. Codes are stable: the CLI maps them to exit
  * messages. Messages name the file but never contain a passphrase or key material.
@@ -11,14 +13,11 @@ export type KeystoreErrorCode =
   | 'weak_passphrase'
   | 'io'
 
-export class KeystoreError extends Error {
-  readonly code: KeystoreErrorCode
+export class KeystoreError extends CodedError<KeystoreErrorCode> {
   readonly path?: string
 
   constructor(code: KeystoreErrorCode, message: string, opts: { path?: string; cause?: unknown } = {}) {
-    super(message, opts.cause === undefined ? undefined : { cause: opts.cause })
-    this.name = 'KeystoreError'
-    this.code = code
+    super(code, message, opts.cause === undefined ? undefined : { cause: opts.cause })
     if (opts.path !== undefined) this.path = opts.path
   }
 }

@@ -21,12 +21,13 @@ import {
   type GuardianInfo,
   type GuardianSet,
   type Heartbeat,
+  type SignedEnvelope,
 } from '../../protocol/index.js'
 import type { HeartbeatRecord, NodeStore } from '../store/index.js'
 import { redialDelay } from './backoff.js'
 import { NetworkError } from './errors.js'
 import { guardianGater, type DenialDirection } from './gater.js'
-import { GossipValidator, type GossipVerdict } from './gossip-validator.js'
+import { GossipValidator, type GossipMessage, type GossipVerdict } from './gossip-validator.js'
 import type { NetworkMetrics } from './metrics.js'
 import { KIND_NAMES, topicsFor } from './topics.js'
 
@@ -49,6 +50,17 @@ export interface GuardianNetworkOptions {
   /** Current committed height, carried in heartbeats. */
   readonly height: () => bigint
 }
+
+/** A gossip message that passed validation. */
+export interface AcceptedMessage {
+  readonly envelope: SignedEnvelope
+  readonly signer: GuardianInfo
+  readonly message: GossipMessage
+  /** The peer that relayed it to us (not necessarily the signer). */
+  readonly from: string
+}
+
+export type MessageListener = (message: AcceptedMessage) => void
 
 /** What this node knows of one guardian peer. */
 export interface GuardianPeerState {
@@ -77,12 +89,12 @@ export class GuardianNetwork {
   private node: Libp2p<Services> | undefined
   private readonly validator: GossipValidator
   private readonly topics: Map<string, MessageKind>
-  private readonly heartbeatTopic: string
   private readonly heartbeats = new Map<number, HeartbeatRecord>()
   private readonly redials = new Map<string, RedialState>()
   private readonly allowedPeers: Set<string>
   private readonly deniedLogged = new Map<string, number>()
   private readonly peerIds = new Map<string, PeerId>()
+  private readonly listeners = new Set<MessageListener>()
   private heartbeatTimer: NodeJS.Timeout | undefined
   private stopping = false
   private readonly abort = new AbortController()
@@ -90,7 +102,6 @@ export class GuardianNetwork {
   constructor(private readonly opts: GuardianNetworkOptions) {
     this.validator = new GossipValidator({ networkId: opts.genesis.hash, guardians: opts.guardians })
     this.topics = topicsFor(opts.genesis.hash)
-    this.heartbeatTopic = [...this.topics].find(([, kind]) => kind === MessageKind.Heartbeat)![0]
     this.allowedPeers = new Set([...opts.guardians.guardians.map((g) => g.peerId), ...opts.genesis.oracles.map((o) => o.peerId)])
     for (const address of opts.peers) {
       const peerId = multiaddr(address).getComponents().findLast((c) => c.name === 'p2p')?.value
@@ -150,7 +161,10 @@ export class GuardianNetwork {
         },
       })
     } catch (err) {
-      throw new NetworkError('listen_failed', `p2p: cannot listen on ${opts.listen.join(', ')}: ${(err as Error).message}`, { cause: err })
+      // libp2p's message embeds each failed listener's stack trace: keep only the reason.
+      const message = (err as Error).message
+      const reason = message.includes('EADDRINUSE') ? 'address already in use' : message.split('\n').filter((line) => !/^\s+at /.test(line)).join('\n').trim()
+      throw new NetworkError('listen_failed', `p2p: cannot listen on ${opts.listen.join(', ')}: ${reason}`, { cause: err })
     }
     const node = this.node
     const pubsub = node.services.pubsub
@@ -188,6 +202,12 @@ export class GuardianNetwork {
       }))
   }
 
+  /** Calls `listener` with every accepted gossip message; returns the unsubscribe function. */
+  onMessage(listener: MessageListener): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
+  }
+
   /** Signs and gossips a heartbeat now. */
   async publishHeartbeat(): Promise<void> {
     const node = this.node
@@ -200,10 +220,12 @@ export class GuardianNetwork {
       timestampMs: Date.now(),
       peerId: this.peerId,
     }
-    await this.publish(MessageKind.Heartbeat, this.heartbeatTopic, encodeHeartbeat(heartbeat))
+    await this.broadcast(MessageKind.Heartbeat, encodeHeartbeat(heartbeat))
   }
 
-  private async publish(kind: MessageKind, topic: string, payload: Uint8Array): Promise<void> {
+  /** Signs `payload` as this guardian and gossips it on the topic of `kind`. */
+  async broadcast(kind: MessageKind, payload: Uint8Array): Promise<void> {
+    const topic = this.topicOf(kind)
     const { genesis, self, votePrivateKey } = this.opts
     const envelope = signEnvelope(genesis.hash, kind, genesis.guardianSetIndex, self.index, payload, votePrivateKey)
     try {
@@ -245,6 +267,14 @@ export class GuardianNetwork {
     }
     this.heartbeats.set(verdict.signer.index, record)
     this.opts.store.putHeartbeat(record).catch((err: unknown) => this.opts.logger.error({ err }, 'cannot persist heartbeat'))
+    const accepted: AcceptedMessage = { envelope: verdict.envelope, signer: verdict.signer, message: verdict.message, from: from.toString() }
+    for (const listener of this.listeners) {
+      try {
+        listener(accepted)
+      } catch (err) {
+        this.opts.logger.error({ err }, 'gossip message listener failed')
+      }
+    }
     return TopicValidatorResult.Accept
   }
 
@@ -292,6 +322,11 @@ export class GuardianNetwork {
       this.opts.logger.debug({ guardian: state.guardian.name, failures: state.failures, retryInMs: delay, reason: (err as Error).message }, 'dial failed')
       this.scheduleDial(state, delay)
     }
+  }
+
+  private topicOf(kind: MessageKind): string {
+    for (const [topic, k] of this.topics) if (k === kind) return topic
+    throw new RangeError(`no topic for message kind ${kind}`)
   }
 
   /** getConnections() takes a PeerId object; parse each guardian's id once. */

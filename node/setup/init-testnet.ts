@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { access, mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js'
-import { genesisToJson, maxFaulty, parseGenesis, voteAddress, type Genesis, type Operation } from '../../protocol/index.js'
+import { CodedError, genesisToJson, maxFaulty, parseGenesis, voteAddress, type Genesis, type Operation } from '../../protocol/index.js'
 import { generateGuardianKeys, TESTNET_KDF, writeKeystore, type KeystorePublic } from '../keystore/index.js'
 
 export interface InitTestnetOptions {
@@ -32,6 +32,8 @@ export interface TestnetLayout {
 
 export const TESTNET_MAX_GUARDIANS = 32
 
+export class SetupError extends CodedError<'exists' | 'invalid_option'> {}
+
 /** Per-operation thresholds for n guardians: majorities for validation and liquidation, the commit quorum for emergencies. */
 export function testnetThresholds(n: number): Record<Operation, number> {
   const majority = Math.floor(n / 2) + 1
@@ -49,12 +51,12 @@ export function guardianName(index: number): string {
  */
 export async function initTestnet(opts: InitTestnetOptions): Promise<TestnetLayout> {
   const n = opts.guardians
-  if (!Number.isInteger(n) || n < 1 || n > TESTNET_MAX_GUARDIANS) throw new RangeError(`guardians must be 1..${TESTNET_MAX_GUARDIANS}, got ${n}`)
+  if (!Number.isInteger(n) || n < 1 || n > TESTNET_MAX_GUARDIANS) throw new SetupError('invalid_option', `init: guardians must be 1..${TESTNET_MAX_GUARDIANS}, got ${n}`)
   if (!Number.isInteger(opts.basePort) || opts.basePort < 1024 || opts.basePort + 100 + n - 1 > 65535) {
-    throw new RangeError(`base port must leave room for ports ${opts.basePort}..${opts.basePort + 100 + n - 1} within 1024..65535`)
+    throw new SetupError('invalid_option', `init: base port must leave room for ports ${opts.basePort}..${opts.basePort + 100 + n - 1} within 1024..65535`)
   }
   const genesisFile = join(opts.dir, 'genesis.json')
-  if (!opts.force && (await exists(genesisFile))) throw new Error(`init: ${genesisFile} already exists (use --force to replace the testnet)`)
+  if (!opts.force && (await exists(genesisFile))) throw new SetupError('exists', `init: ${genesisFile} already exists (use --force to replace the testnet)`)
   await mkdir(opts.dir, { recursive: true, mode: 0o700 })
 
   const members: Array<{ files: TestnetGuardianFiles; pub: KeystorePublic }> = []

@@ -1,0 +1,152 @@
+import { execFile } from 'node:child_process'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createLibp2p, type Libp2p } from 'libp2p'
+import { tcp } from '@libp2p/tcp'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { identify } from '@libp2p/identify'
+import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import type { PrivateKey } from '@libp2p/interface'
+import { multiaddr } from '@multiformats/multiaddr'
+import { encodeEnvelope, encodeHeartbeat, MessageKind, signEnvelope } from '../protocol/index.js'
+import { loadGenesis } from '../node/guardian/index.js'
+import { readKeystore } from '../node/keystore/index.js'
+import { topicFor } from '../node/network/index.js'
+import { findFreeBasePort, LocalTestnet, UBTC_BIN } from './index.js'
+
+const run = promisify(execFile)
+
+/** A libp2p peer run by the test itself: an outsider, or an impostor holding a genesis key. */
+async function barePeer(privateKey: PrivateKey): Promise<Libp2p<{ pubsub: GossipSub }>> {
+  return createLibp2p({
+    privateKey,
+    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    services: { identify: identify(), pubsub: gossipsub({ globalSignaturePolicy: 'StrictNoSign', allowPublishToZeroTopicPeers: true }) },
+  })
+}
+
+async function metric(apiUrl: string, name: string, labels: string): Promise<number> {
+  const text = await (await fetch(`${apiUrl}/metrics`)).text()
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(labels))
+  return line === undefined ? 0 : Number(line.split(' ').at(-1))
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await probe()
+    if (value !== undefined) return value
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}
+
+describe('5-guardian testnet of real node processes', () => {
+  let dir: string
+  let testnet: LocalTestnet
+  const logs: string[] = []
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ubtc-e2e-'))
+    testnet = await LocalTestnet.create({ dir, guardians: 5, basePort: await findFreeBasePort(5), onLog: (g, line) => logs.push(`${g} ${line}`) })
+    testnet.startAll()
+    await testnet.waitAllConnected(90_000)
+  })
+
+  afterAll(async () => {
+    await testnet?.stopAll('SIGKILL')
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('every node sees the 4 others connected, with heartbeats, and is ready', async () => {
+    for (const g of testnet.guardians) {
+      const status = (await testnet.status(g.index))!
+      expect(status.guardian).toBe(g.name)
+      expect(status.peerId).toBe(g.peerId)
+      expect(status.guardianSetIndex).toBe(0)
+      expect(status.peers.map((p) => p.guardian).sort()).toEqual(testnet.guardians.filter((o) => o !== g).map((o) => o.name).sort())
+      expect(status.peers.every((p) => p.connected && p.lastHeartbeatMs !== null)).toBe(true)
+      const ready = await fetch(`${g.apiUrl}/readyz`)
+      expect(ready.status).toBe(200)
+    }
+  })
+
+  it('a non-genesis peer cannot connect nor publish', async () => {
+    const outsider = await barePeer(await generateKeyPair('Ed25519'))
+    try {
+      const target = testnet.guardian(0)
+      const before = await metric(target.apiUrl, 'ubtc_p2p_connections_denied_total', 'direction="inbound"')
+      // The dial may fail outright or resolve just before the guardian's gater closes it: either
+      // way the outsider is left with no open connection.
+      await outsider.dial(multiaddr(`/ip4/127.0.0.1/tcp/${target.p2pPort}/p2p/${target.peerId}`)).catch(() => undefined)
+      await until('the outsider to hold no connection', async () => (outsider.getConnections().length === 0 ? true : undefined))
+      const topic = topicFor((await loadGenesis(join(dir, 'genesis.json'))).hash, MessageKind.Heartbeat)
+      outsider.services.pubsub.subscribe(topic)
+      const published = await outsider.services.pubsub.publish(topic, new Uint8Array([1, 2, 3]))
+      expect(published.recipients).toHaveLength(0)
+      expect(await metric(target.apiUrl, 'ubtc_p2p_connections_denied_total', 'direction="inbound"')).toBeGreaterThan(before)
+      const status = (await testnet.status(0))!
+      expect(status.peers.some((p) => p.peerId === outsider.peerId.toString())).toBe(false)
+    } finally {
+      await outsider.stop()
+    }
+  })
+
+  it('a stopped guardian is marked disconnected; an impostor with its key sending a bad signature is rejected by every node; it rejoins on restart', async () => {
+    const victim = testnet.guardian(4)
+    const others = testnet.guardians.filter((g) => g.index !== victim.index)
+    await testnet.stop(victim.index, 'SIGKILL')
+    await testnet.waitFor((s) => s.peers.find((p) => p.guardian === victim.name)?.connected === false, `${victim.name} marked disconnected`, 30_000, others.map((g) => g.index))
+
+    // While guardian-4 is down, its libp2p key gets through the gater, but not a forged signature.
+    const keystore = join(dir, victim.name, 'keystore.json')
+    const passphrase = (await readFile(join(dir, victim.name, 'passphrase'), 'utf8')).trim()
+    const { keys } = await readKeystore(keystore, passphrase)
+    const genesis = await loadGenesis(join(dir, 'genesis.json'))
+    const topic = topicFor(genesis.hash, MessageKind.Heartbeat)
+    const impostor = await barePeer(keys.p2pPrivateKey)
+    try {
+      impostor.services.pubsub.subscribe(topic)
+      for (const g of others) await impostor.dial(multiaddr(`/ip4/127.0.0.1/tcp/${g.p2pPort}/p2p/${g.peerId}`))
+      const payload = encodeHeartbeat({ name: victim.name, version: 'x', height: 0n, peerCount: 0, timestampMs: Date.now(), peerId: victim.peerId })
+      const envelope = signEnvelope(genesis.hash, MessageKind.Heartbeat, 0, victim.index, payload, keys.votePrivateKey)
+      const forged = { ...envelope, signature: Uint8Array.from(envelope.signature, (b, i) => (i === 10 ? b ^ 0xff : b)) }
+      await until('the impostor to see all 4 guardians subscribed', async () => (impostor.services.pubsub.getSubscribers(topic).length === others.length ? true : undefined))
+      const result = await impostor.services.pubsub.publish(topic, encodeEnvelope(forged))
+      expect(result.recipients).toHaveLength(others.length)
+      for (const g of others) {
+        await until(`${g.name} to count the bad signature`, async () => ((await metric(g.apiUrl, 'ubtc_gossip_messages_rejected_total', 'reason="bad_signature"')) >= 1 ? true : undefined))
+      }
+    } finally {
+      await impostor.stop()
+    }
+
+    testnet.start(victim.index)
+    await testnet.waitAllConnected(60_000)
+    const rejoined = (await testnet.status(victim.index))!
+    expect(rejoined.peers.every((p) => p.connected)).toBe(true)
+  })
+
+  it('nodes shut down cleanly on SIGTERM', async () => {
+    for (const g of testnet.guardians) expect(await testnet.stop(g.index, 'SIGTERM')).toBe(0)
+    expect(logs.some((l) => l.includes('guardian node stopped'))).toBe(true)
+  })
+})
+
+describe('npm run testnet -- --check', () => {
+  it('starts 5 guardians, verifies them, prints one JSON line and exits 0', async () => {
+    const basePort = await findFreeBasePort(5)
+    const { stdout } = await run(process.execPath, [UBTC_BIN, 'testnet', '--check', '--base-port', String(basePort)], { timeout: 120_000 })
+    const summary = JSON.parse(stdout.trim().split('\n').at(-1)!) as { guardians: number; connected: boolean; ready: boolean; nodes: Array<{ peersConnected: number }> }
+    expect(summary).toMatchObject({ guardians: 5, connected: true, ready: true })
+    expect(summary.nodes.map((n) => n.peersConnected)).toEqual([4, 4, 4, 4, 4])
+  })
+})
