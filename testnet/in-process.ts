@@ -63,7 +63,12 @@ export class InProcessNetwork {
     )
     const dir = await mkdtemp(join(tmpdir(), 'ubtc-inproc-'))
     const net = new InProcessNetwork(genesis, keys, dir, await findFreeBasePort(opts.guardians), opts)
-    for (const index of opts.start ?? keys.map((_, i) => i)) await net.startGuardian(index)
+    try {
+      for (const index of opts.start ?? keys.map((_, i) => i)) await net.startGuardian(index)
+    } catch (err) {
+      await net.close()
+      throw err
+    }
     return net
   }
 
@@ -120,7 +125,7 @@ export class InProcessNetwork {
   }
 
   async close(): Promise<void> {
-    for (const index of [...this.guardians.keys()]) await this.stopGuardian(index)
+    await Promise.all([...this.guardians.keys()].map((index) => this.stopGuardian(index)))
     await rm(this.dir, { recursive: true, force: true })
   }
 }

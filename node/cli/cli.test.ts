@@ -62,6 +62,19 @@ async function waitFor(what: string, condition: () => boolean | Promise<boolean>
   }
 }
 
+/** The process's exit, or a failure if it has not exited within `ms`. */
+async function exitWithin(proc: Running, ms: number): Promise<Result> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`process did not exit within ${ms} ms`)), ms)
+  })
+  try {
+    return await Promise.race([proc.exited, late])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
 async function httpStatus(url: string): Promise<number | undefined> {
   try {
     return (await fetch(url, { signal: AbortSignal.timeout(1000) })).status
@@ -73,7 +86,10 @@ async function httpStatus(url: string): Promise<number | undefined> {
 /** Waits until the node answers /healthz with 200; fails at once if the process exits. */
 async function waitHealthy(proc: Running, apiUrl: string): Promise<void> {
   let exited: Result | undefined
-  void proc.exited.then((r) => (exited = r))
+  void proc.exited.then(
+    (r) => (exited = r),
+    () => undefined,
+  )
   await waitFor(`${apiUrl}/healthz to answer 200`, async () => {
     if (exited !== undefined) throw new Error(`node exited (${exited.code ?? exited.signal}) before becoming healthy:\n${exited.stderr}`)
     return (await httpStatus(`${apiUrl}/healthz`)) === 200
@@ -347,8 +363,7 @@ describe('a running node', () => {
 
   it('stops cleanly on SIGTERM and its data dir opens again', async () => {
     node.child.kill('SIGTERM')
-    const deadline = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('node did not exit within 10 s of SIGTERM')), 10_000).unref())
-    const result = await Promise.race([node.exited, deadline])
+    const result = await exitWithin(node, 10_000)
     expect(result.signal).toBeNull()
     expect(result.code, result.stderr).toBe(0)
     expectNoStackTrace(result.stderr)
@@ -358,7 +373,7 @@ describe('a running node', () => {
     const again = start(args())
     await waitHealthy(again, apiUrl())
     again.child.kill('SIGTERM')
-    const second = await Promise.race([again.exited, deadline])
+    const second = await exitWithin(again, 10_000)
     expect(second.code, second.stderr).toBe(0)
   })
 })

@@ -116,7 +116,7 @@ export class GuardianNetwork {
       peerScores: () =>
         this.peerStates()
           .filter((p) => p.connected)
-          .map((p) => ({ guardian: p.guardian.name, score: this.node?.services.pubsub.getScore(p.guardian.peerId) ?? 0 })),
+          .map((p) => ({ guardian: p.guardian.name, score: this.peerScore(p.guardian.peerId) })),
     })
   }
 
@@ -189,6 +189,16 @@ export class GuardianNetwork {
 
   connectedGuardians(): number {
     return this.peerStates().filter((p) => p.connected).length
+  }
+
+  /** Peer ids of every open connection (guardians and oracles: the gater admits no one else). */
+  connectedPeers(): string[] {
+    return [...new Set(this.node?.getConnections().map((c) => c.remotePeer.toString()) ?? [])]
+  }
+
+  /** gossipsub's score of a peer; invalid messages drive it below zero. */
+  peerScore(peerId: string): number {
+    return this.node?.services.pubsub.getScore(peerId) ?? 0
   }
 
   /** Every other guardian of the set, connected or not. */

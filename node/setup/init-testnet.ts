@@ -51,12 +51,12 @@ export function guardianName(index: number): string {
  */
 export async function initTestnet(opts: InitTestnetOptions): Promise<TestnetLayout> {
   const n = opts.guardians
-  if (!Number.isInteger(n) || n < 1 || n > TESTNET_MAX_GUARDIANS) throw new SetupError('invalid_option', `init: guardians must be 1..${TESTNET_MAX_GUARDIANS}, got ${n}`)
+  if (!Number.isInteger(n) || n < 1 || n > TESTNET_MAX_GUARDIANS) throw new SetupError('invalid_option', `guardians must be 1..${TESTNET_MAX_GUARDIANS}, got ${n}`)
   if (!Number.isInteger(opts.basePort) || opts.basePort < 1024 || opts.basePort + 100 + n - 1 > 65535) {
-    throw new SetupError('invalid_option', `init: base port must leave room for ports ${opts.basePort}..${opts.basePort + 100 + n - 1} within 1024..65535`)
+    throw new SetupError('invalid_option', `base port must leave room for ports ${opts.basePort}..${opts.basePort + 100 + n - 1} within 1024..65535`)
   }
   const genesisFile = join(opts.dir, 'genesis.json')
-  if (!opts.force && (await exists(genesisFile))) throw new SetupError('exists', `init: ${genesisFile} already exists (use --force to replace the testnet)`)
+  if (!opts.force && (await exists(genesisFile))) throw new SetupError('exists', `${genesisFile} already exists (use --force to replace the testnet)`)
   await mkdir(opts.dir, { recursive: true, mode: 0o700 })
 
   const members: Array<{ files: TestnetGuardianFiles; pub: KeystorePublic }> = []
