@@ -83,16 +83,25 @@ export class LocalTestnet {
     const child = spawn(
       process.execPath,
       [UBTC_BIN, 'node', '--config', g.configFile, '--api-port', String(this.opts.basePort + index), '--p2p-listen', `/ip4/127.0.0.1/tcp/${g.p2pPort}`, '--p2p-peers', peers.join(',')],
-      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...this.opts.env } },
+      // Own process group: a terminal Ctrl-C reaches only this supervisor, which then stops
+      // each guardian once and waits for its clean shutdown.
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...this.opts.env }, detached: true },
     )
+    if (this.processes.size === 0) process.once('exit', this.killOnExit)
     this.processes.set(index, child)
     for (const stream of [child.stdout, child.stderr]) {
       createInterface({ input: stream }).on('line', (line) => this.opts.onLog?.(g.name, line))
     }
     child.once('exit', () => {
       if (this.processes.get(index) === child) this.processes.delete(index)
+      if (this.processes.size === 0) process.removeListener('exit', this.killOnExit)
     })
     return child
+  }
+
+  /** If the supervisor exits without stopping them, its guardians must not outlive it. */
+  private readonly killOnExit = (): void => {
+    for (const child of this.processes.values()) child.kill('SIGKILL')
   }
 
   isRunning(index: number): boolean {
