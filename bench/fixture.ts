@@ -1,9 +1,8 @@
-import { hexToBytes } from '@noble/hashes/utils.js'
-import { genesisToJson, GuardianSet, parseGenesis, voteAddress, type Genesis, type Heartbeat } from '../protocol/index.js'
+import { GuardianSet, type Genesis, type Heartbeat } from '../protocol/index.js'
 import { generateGuardianKeys, publicInfo, type GuardianKeys } from '../node/keystore/index.js'
-import { guardianName, testnetThresholds } from '../node/setup/index.js'
+import { testnetGenesis } from '../node/setup/index.js'
 
-/** A genesis of `n` freshly keyed guardians, built the way the in-process testnet builds one. */
+/** A genesis of `n` freshly keyed guardians, as the local testnet builds one. */
 export interface BenchFixture {
   readonly genesis: Genesis
   readonly guardians: GuardianSet
@@ -12,21 +11,7 @@ export interface BenchFixture {
 
 export async function createFixture(n: number): Promise<BenchFixture> {
   const keys = await Promise.all(Array.from({ length: n }, () => generateGuardianKeys()))
-  const genesis = parseGenesis(
-    genesisToJson({
-      network: 'ubtc-bench',
-      genesisTime: new Date().toISOString(),
-      guardianSetIndex: 0,
-      guardians: keys.map((k, index) => {
-        const votePublicKey = hexToBytes(publicInfo(k).votePublicKey)
-        return { index, name: guardianName(index), votePublicKey, address: voteAddress(votePublicKey), peerId: publicInfo(k).peerId }
-      }),
-      thresholds: testnetThresholds(n),
-      chains: {},
-      oracles: [],
-      bitcoinNetwork: 'regtest',
-    }),
-  )
+  const genesis = testnetGenesis(keys.map(publicInfo), 'ubtc-bench')
   return { genesis, guardians: new GuardianSet(genesis), keys }
 }
 

@@ -10,17 +10,8 @@ import {
   uint64,
   type CborValue,
 } from './codec.js'
-import { ProtocolError, type ProtocolErrorCode } from './errors.js'
+import { codeOf } from './test-helpers/expect-code.js'
 
-function codeOf(fn: () => unknown): ProtocolErrorCode {
-  try {
-    fn()
-  } catch (err) {
-    expect(err).toBeInstanceOf(ProtocolError)
-    return (err as ProtocolError).code
-  }
-  throw new Error('expected a ProtocolError, nothing was thrown')
-}
 
 const decode = (bytes: number[] | Uint8Array, max = 1024): unknown =>
   decodeCanonical(bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes), max, 'test')

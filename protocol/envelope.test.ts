@@ -14,10 +14,10 @@ import {
   verifyEnvelope,
   type SignedEnvelope,
 } from './envelope.js'
-import { ProtocolError, type ProtocolErrorCode } from './errors.js'
 import { genesisToJson, GuardianSet, parseGenesis, type Genesis } from './genesis.js'
 import { keccak256 } from './hash.js'
 import { signDigest, verifyDigest, voteAddress, votePublicKey } from './vote-key.js'
+import { codeOf } from './test-helpers/expect-code.js'
 
 /** Order of the secp256k1 group. */
 const N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n
@@ -55,15 +55,6 @@ beforeAll(async () => {
   otherNetworkId = buildGenesis('ubtc-other-network').hash
 })
 
-function codeOf(fn: () => unknown): ProtocolErrorCode {
-  try {
-    fn()
-  } catch (err) {
-    expect(err).toBeInstanceOf(ProtocolError)
-    return (err as ProtocolError).code
-  }
-  throw new Error('expected a ProtocolError, nothing was thrown')
-}
 
 const payload = new TextEncoder().encode('hello guardians')
 

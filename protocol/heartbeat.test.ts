@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { encodeCanonical, type CborValue } from './codec.js'
 import { MAX_PAYLOAD_BYTES, MessageKind } from './envelope.js'
-import { ProtocolError, type ProtocolErrorCode } from './errors.js'
 import { decodeHeartbeat, encodeHeartbeat, type Heartbeat } from './heartbeat.js'
+import { codeOf } from './test-helpers/expect-code.js'
 
 const PEER = '12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo'
 
@@ -15,15 +15,6 @@ const hb: Heartbeat = {
   peerId: PEER,
 }
 
-function codeOf(fn: () => unknown): ProtocolErrorCode {
-  try {
-    fn()
-  } catch (err) {
-    expect(err).toBeInstanceOf(ProtocolError)
-    return (err as ProtocolError).code
-  }
-  throw new Error('expected a ProtocolError, nothing was thrown')
-}
 
 /** The heartbeat tuple with one field replaced (index 0 is the format version). */
 function tuple(overrides: Record<number, CborValue> = {}): CborValue[] {

@@ -1,13 +1,12 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { hexToBytes } from '@noble/hashes/utils.js'
 import { pino, type Logger } from 'pino'
 import { Registry } from 'prom-client'
-import { genesisToJson, GuardianSet, parseGenesis, voteAddress, type Genesis } from '../protocol/index.js'
+import { GuardianSet, type Genesis } from '../protocol/index.js'
 import { generateGuardianKeys, publicInfo, type GuardianKeys } from '../node/keystore/index.js'
 import { GuardianNetwork, NetworkMetrics } from '../node/network/index.js'
-import { guardianName, testnetThresholds } from '../node/setup/index.js'
+import { guardianName, testnetGenesis } from '../node/setup/index.js'
 import { LevelNodeStore } from '../node/store/index.js'
 import { findFreeBasePort } from './ports.js'
 
@@ -45,22 +44,7 @@ export class InProcessNetwork {
 
   static async create(opts: InProcessNetworkOptions): Promise<InProcessNetwork> {
     const keys = await Promise.all(Array.from({ length: opts.guardians }, () => generateGuardianKeys()))
-    const genesis = parseGenesis(
-      genesisToJson({
-        network: 'ubtc-in-process',
-        genesisTime: new Date().toISOString(),
-        guardianSetIndex: 0,
-        guardians: keys.map((k, index) => {
-          const pub = publicInfo(k)
-          const votePublicKey = hexToBytes(pub.votePublicKey)
-          return { index, name: guardianName(index), votePublicKey, address: voteAddress(votePublicKey), peerId: pub.peerId }
-        }),
-        thresholds: testnetThresholds(opts.guardians),
-        chains: {},
-        oracles: [],
-        bitcoinNetwork: 'regtest',
-      }),
-    )
+    const genesis = testnetGenesis(keys.map(publicInfo), 'ubtc-in-process')
     const dir = await mkdtemp(join(tmpdir(), 'ubtc-inproc-'))
     const net = new InProcessNetwork(genesis, keys, dir, await findFreeBasePort(opts.guardians), opts)
     try {

@@ -44,6 +44,25 @@ export function guardianName(index: number): string {
   return `guardian-${index}`
 }
 
+/** A local-network genesis for guardians with these public keys, named guardian-0… in order. */
+export function testnetGenesis(members: readonly KeystorePublic[], network = 'ubtc-local'): Genesis {
+  return parseGenesis(
+    genesisToJson({
+      network,
+      genesisTime: new Date().toISOString(),
+      guardianSetIndex: 0,
+      guardians: members.map((pub, index) => {
+        const votePublicKey = hexToBytes(pub.votePublicKey)
+        return { index, name: guardianName(index), votePublicKey, address: voteAddress(votePublicKey), peerId: pub.peerId }
+      }),
+      thresholds: testnetThresholds(members.length),
+      chains: {},
+      oracles: [],
+      bitcoinNetwork: 'regtest',
+    }),
+  )
+}
+
 /**
  * Writes a local testnet into `dir`: genesis.json, and for each guardian a folder with an
  * encrypted keystore (cheap testnet scrypt parameters), its passphrase file (0600) and a
@@ -70,21 +89,7 @@ export async function initTestnet(opts: InitTestnetOptions): Promise<TestnetLayo
     members.push({ files: { name, dir, configFile: join(dir, 'config.json'), apiPort: opts.basePort + i, p2pPort: opts.basePort + 100 + i, peerId: pub.peerId }, pub })
   }
 
-  const genesis = parseGenesis(
-    genesisToJson({
-      network: opts.network ?? 'ubtc-local',
-      genesisTime: new Date().toISOString(),
-      guardianSetIndex: 0,
-      guardians: members.map(({ files, pub }, index) => {
-        const votePublicKey = hexToBytes(pub.votePublicKey)
-        return { index, name: files.name, votePublicKey, address: voteAddress(votePublicKey), peerId: pub.peerId }
-      }),
-      thresholds: testnetThresholds(n),
-      chains: {},
-      oracles: [],
-      bitcoinNetwork: 'regtest',
-    }),
-  )
+  const genesis = testnetGenesis(members.map((m) => m.pub), opts.network)
   await writeFile(genesisFile, `${JSON.stringify(genesisToJson(genesis), null, 2)}\n`)
 
   for (const { files } of members) {
