@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks'
 import type { InProcessNetwork } from '../testnet/index.js'
-import { DeliveryTracker, type Phase } from './delivery-tracker.js'
+import { type DeliveryTracker, type Phase } from './delivery-tracker.js'
 import { percentile, progress, sleep } from './measure.js'
 
 export interface LatencyResult {

@@ -32,13 +32,13 @@ export class NetworkMetrics {
       registers,
     })
     this.dialFailures = new Counter({ name: 'ubtc_p2p_dial_failures_total', help: 'Failed dials to guardian peers', labelNames: ['guardian'], registers })
-    const metrics = this
+    const source = (): NetworkMetricsSource | undefined => this.source
     new Gauge({
       name: 'ubtc_p2p_guardian_peers_connected',
       help: 'Guardian peers with an open connection',
       registers,
       collect() {
-        this.set(metrics.source?.connectedGuardians() ?? 0)
+        this.set(source()?.connectedGuardians() ?? 0)
       },
     })
     new Gauge({
@@ -48,7 +48,7 @@ export class NetworkMetrics {
       registers,
       collect() {
         this.reset()
-        for (const { guardian, ageS } of metrics.source?.heartbeatAges(Date.now()) ?? []) this.set({ guardian }, ageS)
+        for (const { guardian, ageS } of source()?.heartbeatAges(Date.now()) ?? []) this.set({ guardian }, ageS)
       },
     })
     new Gauge({
@@ -58,7 +58,7 @@ export class NetworkMetrics {
       registers,
       collect() {
         this.reset()
-        for (const { guardian, score } of metrics.source?.peerScores() ?? []) this.set({ guardian }, score)
+        for (const { guardian, score } of source()?.peerScores() ?? []) this.set({ guardian }, score)
       },
     })
   }
