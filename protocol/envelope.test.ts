@@ -43,6 +43,7 @@ function buildGenesis(network: string, guardianSetIndex = 0): Genesis {
       chains: {},
       oracles: [],
       bitcoinNetwork: 'regtest',
+      operationTtlMs: 3_600_000,
     }),
   )
 }

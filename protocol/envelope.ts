@@ -7,15 +7,25 @@ import { signDigest, verifyDigest, VOTE_SIGNATURE_BYTES } from './vote-key.js'
 /** What an envelope carries; the kind is signed, so a payload cannot be replayed as another kind. */
 export enum MessageKind {
   Heartbeat = 1,
+  Proposal = 2,
+  Vote = 3,
+  Tx = 4,
+  /** A node's latest consensus messages again, re-gossiped because gossipsub may lose them. */
+  Rebroadcast = 5,
 }
 
 const KNOWN_KINDS = new Set<number>(Object.values(MessageKind).filter((v): v is number => typeof v === 'number'))
 
 /** Largest envelope accepted from the network, and the payload limit per kind. */
-export const MAX_ENVELOPE_BYTES = 1024 * 1024
 export const MAX_PAYLOAD_BYTES: Readonly<Record<MessageKind, number>> = {
   [MessageKind.Heartbeat]: 1024,
+  [MessageKind.Proposal]: 1024 * 1024,
+  [MessageKind.Vote]: 256,
+  [MessageKind.Tx]: 16 * 1024,
+  [MessageKind.Rebroadcast]: 1024 * 1024 + 64 * 1024,
 }
+/** Envelope framing (version, kind, indexes, signature) adds well under 256 bytes. */
+export const MAX_ENVELOPE_BYTES = Math.max(...Object.values(MAX_PAYLOAD_BYTES)) + 256
 
 const ENVELOPE_VERSION = 1
 const SIGNING_TAG = 'UBTC/envelope/v1'

@@ -22,5 +22,6 @@ export type ProtocolErrorCode =
   | 'unknown_signer'
   | 'bad_signature'
   | 'invalid_genesis'
+  | 'bad_certificate'
 
 export class ProtocolError extends CodedError<ProtocolErrorCode> {}

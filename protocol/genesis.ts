@@ -57,17 +57,20 @@ export interface Genesis {
   readonly chains: Readonly<Partial<Record<ChainName, ChainConfig>>>
   readonly oracles: readonly OracleInfo[]
   readonly bitcoinNetwork: BitcoinNetwork
+  /** How long a guardian_consensus operation stays pending before it expires (block time). */
+  readonly operationTtlMs: number
   /** keccak256 of the canonical encoding; the network id that every signature is bound to. */
   readonly hash: Uint8Array
 }
 
 export const MAX_GUARDIANS = 64
+export const DEFAULT_OPERATION_TTL_MS = 3_600_000
 const MAX_NAME_BYTES = 64
 
 /** Parses and validates a genesis document (the JSON form in genesis.json). */
 export function parseGenesis(json: unknown): Genesis {
   const doc = object(json, 'genesis')
-  allowKeys(doc, 'genesis', ['network', 'genesisTime', 'guardianSetIndex', 'guardians', 'thresholds', 'chains', 'oracles', 'bitcoinNetwork'])
+  allowKeys(doc, 'genesis', ['network', 'genesisTime', 'guardianSetIndex', 'guardians', 'thresholds', 'chains', 'oracles', 'bitcoinNetwork', 'operationTtlMs'])
   const network = name(doc.network, 'genesis.network')
   const genesisTime = string(doc.genesisTime, 'genesis.genesisTime')
   if (Number.isNaN(Date.parse(genesisTime))) fail('genesis.genesisTime: expected an ISO-8601 time')
@@ -104,7 +107,8 @@ export function parseGenesis(json: unknown): Genesis {
   unique([...guardians.map((g) => g.peerId), ...oracles.map((o) => o.peerId)], 'peerId')
 
   const bitcoinNetwork = oneOf(doc.bitcoinNetwork ?? 'regtest', BITCOIN_NETWORKS, 'genesis.bitcoinNetwork')
-  const body = { network, genesisTime, guardianSetIndex, guardians, thresholds, chains, oracles, bitcoinNetwork }
+  const operationTtlMs = doc.operationTtlMs === undefined ? DEFAULT_OPERATION_TTL_MS : integer(doc.operationTtlMs, 'genesis.operationTtlMs', 1000, 365 * 24 * 3600 * 1000)
+  const body = { network, genesisTime, guardianSetIndex, guardians, thresholds, chains, oracles, bitcoinNetwork, operationTtlMs }
   return { ...body, hash: genesisHash(body) }
 }
 
@@ -119,6 +123,7 @@ export function genesisToJson(genesis: Omit<Genesis, 'hash'>): Record<string, un
     chains: { ...genesis.chains },
     oracles: genesis.oracles.map((o) => ({ ...o })),
     bitcoinNetwork: genesis.bitcoinNetwork,
+    operationTtlMs: genesis.operationTtlMs,
   }
 }
 

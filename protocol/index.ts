@@ -16,6 +16,7 @@ export {
 export {
   BITCOIN_NETWORKS,
   CHAIN_NAMES,
+  DEFAULT_OPERATION_TTL_MS,
   GuardianSet,
   MAX_GUARDIANS,
   OPERATIONS,
@@ -43,3 +44,33 @@ export {
   type SignedEnvelope,
 } from './envelope.js'
 export { decodeHeartbeat, encodeHeartbeat, type Heartbeat } from './heartbeat.js'
+export {
+  HASH_BYTES,
+  MAX_BLOCK_TXS,
+  MAX_ROUND,
+  MAX_TX_BYTES,
+  VoteType,
+  ZERO_HASH,
+  blockHash,
+  certificateHash,
+  decodeBlock,
+  decodeCertificate,
+  decodeProposal,
+  decodeVote,
+  encodeBlock,
+  encodeCertificate,
+  encodeHeader,
+  encodeProposal,
+  encodeVote,
+  hashHex,
+  txHash,
+  txRoot,
+  type Block,
+  type BlockHeader,
+  type Certificate,
+  type CommitSignature,
+  type Proposal,
+  type Vote,
+} from './consensus-messages.js'
+export { medianTime, precommitDigest, verifyCertificate, verifyCommittedBlock } from './certificate.js'
+export { MAX_OPERATION_ID_BYTES, TxType, decodeTx, encodeTx, type Decision, type GuardianVoteTx, type Transaction } from './tx.js'

@@ -38,6 +38,7 @@ beforeAll(async () => {
       chains: {},
       oracles: [],
       bitcoinNetwork: 'regtest',
+      operationTtlMs: 3_600_000,
     }),
   )
   guardians = new GuardianSet(genesis)

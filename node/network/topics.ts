@@ -4,6 +4,10 @@ import { MessageKind } from '../../protocol/index.js'
 /** Short names, used in topic strings and as metric labels. */
 export const KIND_NAMES: Readonly<Record<MessageKind, string>> = {
   [MessageKind.Heartbeat]: 'heartbeat',
+  [MessageKind.Proposal]: 'proposal',
+  [MessageKind.Vote]: 'vote',
+  [MessageKind.Tx]: 'tx',
+  [MessageKind.Rebroadcast]: 'rebroadcast',
 }
 
 /**

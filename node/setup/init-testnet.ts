@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { access, mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js'
-import { CodedError, genesisToJson, maxFaulty, parseGenesis, voteAddress, type Genesis, type Operation } from '../../protocol/index.js'
+import { CodedError, DEFAULT_OPERATION_TTL_MS, genesisToJson, maxFaulty, parseGenesis, voteAddress, type Genesis, type Operation } from '../../protocol/index.js'
 import { generateGuardianKeys, TESTNET_KDF, writeKeystore, type KeystorePublic } from '../keystore/index.js'
 
 export interface InitTestnetOptions {
@@ -59,6 +59,7 @@ export function testnetGenesis(members: readonly KeystorePublic[], network = 'ub
       chains: {},
       oracles: [],
       bitcoinNetwork: 'regtest',
+      operationTtlMs: DEFAULT_OPERATION_TTL_MS,
     }),
   )
 }
