@@ -1,3 +1,4 @@
+import { MessageKind } from '../protocol/index.js'
 import { performance } from 'node:perf_hooks'
 import type { AcceptedMessage } from '../node/network/index.js'
 
@@ -90,6 +91,7 @@ export class DeliveryTracker {
     const sender = message.signer.index
     this.seen[receiver]![sender] = true
     const phase = this.phase
+    if (message.message.kind !== MessageKind.Heartbeat) return
     const send = phase?.match(sender, message.message.heartbeat.timestampMs)
     if (phase === undefined || send === undefined) {
       this.unmatched++

@@ -47,6 +47,7 @@ export { decodeHeartbeat, encodeHeartbeat, type Heartbeat } from './heartbeat.js
 export {
   HASH_BYTES,
   MAX_BLOCK_TXS,
+  MAX_HEIGHT,
   MAX_ROUND,
   MAX_TX_BYTES,
   VoteType,
@@ -74,3 +75,15 @@ export {
 } from './consensus-messages.js'
 export { medianTime, precommitDigest, verifyCertificate, verifyCommittedBlock } from './certificate.js'
 export { MAX_OPERATION_ID_BYTES, TxType, decodeTx, encodeTx, type Decision, type GuardianVoteTx, type Transaction } from './tx.js'
+export { MAX_REBROADCAST_ENVELOPES, decodeRebroadcast, encodeRebroadcast, type Rebroadcast } from './rebroadcast.js'
+export {
+  MAX_SYNC_BLOCKS,
+  MAX_SYNC_RESPONSE_BYTES,
+  decodeSyncRequest,
+  decodeSyncResponse,
+  encodeSyncRequest,
+  encodeSyncResponse,
+  type SyncRequest,
+  type SyncResponse,
+  type SyncedBlock,
+} from './sync.js'

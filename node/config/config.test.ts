@@ -61,6 +61,7 @@ describe('loadConfig', () => {
       dataDir: path.join(dir, 'data', 'guardian-0'),
       api: { host: '127.0.0.1', port: 8500 },
       p2p: { listen: ['/ip4/127.0.0.1/tcp/8600'], peers: [], heartbeatIntervalMs: 2000, redialMinMs: 500, redialMaxMs: 30000 },
+      consensus: { emptyBlockIntervalMs: 5000, timeoutProposeMs: 1000 },
       log: { level: 'info' },
     })
     expect(cfg.passphraseFile).toBeUndefined()

@@ -110,6 +110,7 @@ export async function parseConfig(
       redialMinMs: num('p2p.redialMinMs'),
       redialMaxMs: num('p2p.redialMaxMs'),
     }),
+    consensus: Object.freeze({ emptyBlockIntervalMs: num('consensus.emptyBlockIntervalMs'), timeoutProposeMs: num('consensus.timeoutProposeMs') }),
     log: Object.freeze({ level: str('log.level') as LogLevel }),
   })
 }

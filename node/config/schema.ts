@@ -50,6 +50,12 @@ export const CONFIG_SETTINGS: readonly ConfigSetting[] = Object.freeze([
     required: false, default: 500, min: 50, max: 60_000, description: 'Initial peer redial backoff (ms)' },
   { key: 'p2p.redialMaxMs', env: 'UBTC_REDIAL_MAX_MS', flag: 'redial-max-ms', type: 'integer',
     required: false, default: 30_000, min: 100, max: 600_000, description: 'Maximum peer redial backoff (ms), >= redial-min-ms' },
+  { key: 'consensus.emptyBlockIntervalMs', env: 'UBTC_EMPTY_BLOCK_INTERVAL_MS', flag: 'empty-block-interval-ms', type: 'integer',
+    required: false, default: 5000, min: 0, max: 3_600_000,
+    description: 'Commit an empty block after this long without transactions (0: only blocks with transactions)' },
+  { key: 'consensus.timeoutProposeMs', env: 'UBTC_TIMEOUT_PROPOSE_MS', flag: 'timeout-propose-ms', type: 'integer',
+    required: false, default: 1000, min: 50, max: 60_000,
+    description: 'Round-0 propose timeout; prevote/precommit timeouts are half of it, and all grow by half of it per round' },
   { key: 'log.level', env: 'UBTC_LOG_LEVEL', flag: 'log-level', type: 'loglevel', required: false, default: 'info',
     description: `Log level: ${LOG_LEVELS.join(', ')}` },
 ] satisfies ConfigSetting[])
@@ -68,5 +74,6 @@ export interface NodeConfig {
     readonly redialMinMs: number
     readonly redialMaxMs: number
   }
+  readonly consensus: { readonly emptyBlockIntervalMs: number; readonly timeoutProposeMs: number }
   readonly log: { readonly level: LogLevel }
 }

@@ -1,8 +1,11 @@
 import { bytesToHex } from '@noble/hashes/utils.js'
 import { Registry, collectDefaultMetrics } from 'prom-client'
 import type { Logger } from 'pino'
-import { createApiServer, type ApiServer, type NodeStatusSource, type Readiness, type StatusView } from '../../api/index.js'
-import { GuardianSet, type Genesis, type GuardianInfo } from '../../protocol/index.js'
+import { createApiServer, type ApiServer, type NodeApiSource, type OperationView, type Readiness, type StatusView } from '../../api/index.js'
+import { GuardianSet, OPERATIONS, type Block, type Certificate, type Genesis, type GuardianInfo, type Operation } from '../../protocol/index.js'
+import type { TimeoutParams } from '../../consensus/index.js'
+import { GuardianApplication, OPERATION_STATUSES, type OperationStatus } from '../app/index.js'
+import { ConsensusPersistence, ConsensusService } from '../consensus/index.js'
 import type { NodeConfig } from '../config/index.js'
 import { readKeystore, readPassphrase } from '../keystore/index.js'
 import { GuardianNetwork, NetworkMetrics } from '../network/index.js'
@@ -21,7 +24,7 @@ export interface GuardianNodeDeps {
  * One running guardian: store, network and API, started in that order and stopped in the
  * reverse (API first, so no request reads a closing store).
  */
-export class GuardianNode implements NodeStatusSource {
+export class GuardianNode implements NodeApiSource {
   private readonly startedAt = Date.now()
   private readonly guardians: GuardianSet
 
@@ -29,7 +32,9 @@ export class GuardianNode implements NodeStatusSource {
     readonly genesis: Genesis,
     readonly self: GuardianInfo,
     private readonly store: NodeStore,
+    private readonly app: GuardianApplication,
     private readonly network: GuardianNetwork,
+    private readonly consensus: ConsensusService,
     private api: ApiServer | undefined,
     private readonly logger: Logger,
   ) {
@@ -55,6 +60,13 @@ export class GuardianNode implements NodeStatusSource {
     collectDefaultMetrics({ register: registry, prefix: 'ubtc_process_' })
     const store = new LevelNodeStore(config.dataDir, genesis.hash)
     await store.open()
+    let app: GuardianApplication
+    try {
+      app = await GuardianApplication.open({ db: store.level, genesis })
+    } catch (err) {
+      await store.close()
+      throw err
+    }
     const network = new GuardianNetwork({
       genesis,
       guardians,
@@ -70,11 +82,25 @@ export class GuardianNode implements NodeStatusSource {
       store,
       metrics: new NetworkMetrics(registry),
       logger: log.child({ module: 'p2p' }),
-      height: () => 0n,
+      height: () => BigInt(app.height),
     })
-    const node = new GuardianNode(genesis, self, store, network, undefined, log)
+    const consensus = new ConsensusService({
+      genesis,
+      guardians,
+      self,
+      votePrivateKey: keys.votePrivateKey,
+      app,
+      network,
+      persistence: new ConsensusPersistence(store.level),
+      registry,
+      logger: log.child({ module: 'consensus' }),
+      timeouts: timeoutsFrom(config.consensus.timeoutProposeMs),
+      emptyBlockIntervalMs: config.consensus.emptyBlockIntervalMs,
+    })
+    const node = new GuardianNode(genesis, self, store, app, network, consensus, undefined, log)
     try {
       await network.start()
+      await consensus.start()
       node.api = await createApiServer({ host: config.api.host, port: config.api.port, logger: log.child({ module: 'api' }), registry, source: node, version: NODE_VERSION })
       const apiUrl = await node.api.listen()
       log.info({ api: apiUrl, peerId: self.peerId, network: genesis.network, guardians: guardians.size }, 'guardian node started')
@@ -87,7 +113,9 @@ export class GuardianNode implements NodeStatusSource {
 
   async stop(): Promise<void> {
     await this.api?.close()
+    await this.consensus.stop()
     await this.network.stop()
+    await this.app.close()
     await this.store.close()
     this.logger.info('guardian node stopped')
   }
@@ -100,7 +128,9 @@ export class GuardianNode implements NodeStatusSource {
       version: NODE_VERSION,
       network: this.genesis.network,
       guardianSetIndex: this.genesis.guardianSetIndex,
-      height: 0,
+      height: this.app.height,
+      stateRoot: bytesToHex(this.app.stateRoot),
+      syncing: this.consensus.isSyncing,
       peers: this.network.peerStates().map(({ guardian, connected, lastHeartbeat: hb }) => ({
         guardian: guardian.name,
         peerId: guardian.peerId,
@@ -114,6 +144,32 @@ export class GuardianNode implements NodeStatusSource {
     }
   }
 
+  block(height: number): Promise<{ block: Block; certificate: Certificate } | undefined> {
+    return this.app.getBlock(height)
+  }
+
+  latestHeight(): number {
+    return this.app.height
+  }
+
+  operation(operation: string, operationId: string): Promise<OperationView | undefined> {
+    if (!isOperation(operation)) return Promise.resolve(undefined)
+    return this.app.getOperation(operation, operationId)
+  }
+
+  operations(query: { operation?: string; status?: string; limit: number; cursor?: string }): Promise<{ items: OperationView[]; nextCursor: string | null }> {
+    return this.app.listOperations({
+      limit: query.limit,
+      ...(query.operation !== undefined && isOperation(query.operation) ? { operation: query.operation } : {}),
+      ...(query.status !== undefined && isStatus(query.status) ? { status: query.status } : {}),
+      ...(query.cursor !== undefined ? { cursor: query.cursor } : {}),
+    })
+  }
+
+  submitTx(tx: Uint8Array): Promise<{ ok: true; hash: string } | { ok: false; code: string; reason: string }> {
+    return this.consensus.submitTx(tx)
+  }
+
   /** Ready when the store is open and enough guardians are connected to form a commit quorum with us. */
   readiness(): Readiness {
     const connectedGuardians = this.network.connectedGuardians()
@@ -121,4 +177,18 @@ export class GuardianNode implements NodeStatusSource {
     const storeOpen = this.store.isOpen
     return { ready: storeOpen && connectedGuardians >= requiredGuardians, storeOpen, connectedGuardians, requiredGuardians }
   }
+}
+
+function isOperation(value: string): value is Operation {
+  return (OPERATIONS as readonly string[]).includes(value)
+}
+
+function isStatus(value: string): value is OperationStatus {
+  return (OPERATION_STATUSES as readonly string[]).includes(value)
+}
+
+/** Consensus timeouts from one operator knob: prevote/precommit wait half as long, all grow by half per round. */
+function timeoutsFrom(proposeMs: number): TimeoutParams {
+  const half = Math.round(proposeMs / 2)
+  return { proposeBaseMs: proposeMs, proposeDeltaMs: half, prevoteBaseMs: half, prevoteDeltaMs: Math.round(half / 2), precommitBaseMs: half, precommitDeltaMs: Math.round(half / 2) }
 }

@@ -1,6 +1,10 @@
 import {
   decodeEnvelope,
   decodeHeartbeat,
+  decodeProposal,
+  decodeRebroadcast,
+  decodeTx,
+  decodeVote,
   MAX_ENVELOPE_BYTES,
   MessageKind,
   ProtocolError,
@@ -8,7 +12,10 @@ import {
   type GuardianInfo,
   type GuardianSet,
   type Heartbeat,
+  type Proposal,
   type SignedEnvelope,
+  type Transaction,
+  type Vote,
 } from '../../protocol/index.js'
 
 export type RejectReason =
@@ -30,7 +37,17 @@ export const REJECT_REASONS: readonly RejectReason[] = [
   'unknown_signer', 'bad_signature', 'identity_mismatch', 'replayed', 'clock_skew', 'stale',
 ]
 
-export type GossipMessage = { readonly kind: MessageKind.Heartbeat; readonly heartbeat: Heartbeat }
+/** A consensus message inside a verified envelope. */
+export type ConsensusMessage =
+  | { readonly kind: MessageKind.Proposal; readonly proposal: Proposal; readonly envelope: SignedEnvelope }
+  | { readonly kind: MessageKind.Vote; readonly vote: Vote; readonly envelope: SignedEnvelope }
+
+export type GossipMessage =
+  | { readonly kind: MessageKind.Heartbeat; readonly heartbeat: Heartbeat }
+  | ConsensusMessage
+  /** `bytes` is the whole envelope: a transaction travels, and is stored in blocks, as its signed envelope. */
+  | { readonly kind: MessageKind.Tx; readonly tx: Transaction; readonly bytes: Uint8Array }
+  | { readonly kind: MessageKind.Rebroadcast; readonly messages: readonly ConsensusMessage[] }
 
 export type GossipVerdict =
   | { readonly accepted: true; readonly envelope: SignedEnvelope; readonly signer: GuardianInfo; readonly message: GossipMessage }
@@ -85,13 +102,25 @@ export class GossipValidator {
       throw err
     }
 
-    let heartbeat: Heartbeat
     try {
-      heartbeat = decodeHeartbeat(envelope.payload)
+      switch (envelope.kind) {
+        case MessageKind.Heartbeat:
+          return this.acceptHeartbeat(envelope, signer, decodeHeartbeat(envelope.payload), nowMs)
+        case MessageKind.Proposal:
+        case MessageKind.Vote:
+          return accept(envelope, signer, consensusMessage(envelope))
+        case MessageKind.Tx:
+          return accept(envelope, signer, { kind: MessageKind.Tx, tx: decodeTx(envelope.payload), bytes: data })
+        case MessageKind.Rebroadcast:
+          return this.acceptRebroadcast(envelope, signer)
+      }
     } catch (err) {
       if (err instanceof ProtocolError) return refuse(err.code as RejectReason, err.message, signer)
       throw err
     }
+  }
+
+  private acceptHeartbeat(envelope: SignedEnvelope, signer: GuardianInfo, heartbeat: Heartbeat, nowMs: number): GossipVerdict {
     if (heartbeat.name !== signer.name || heartbeat.peerId !== signer.peerId) {
       return refuse('identity_mismatch', `heartbeat claims ${heartbeat.name}/${heartbeat.peerId}, signed by ${signer.name}`, signer)
     }
@@ -106,8 +135,33 @@ export class GossipValidator {
       return { accepted: false, reason: 'stale', action: 'ignore', detail: `heartbeat ${nowMs - heartbeat.timestampMs} ms old`, signer }
     }
     this.lastTimestamp.set(signer.index, heartbeat.timestampMs)
-    return { accepted: true, envelope, signer, message: { kind: MessageKind.Heartbeat, heartbeat } }
+    return accept(envelope, signer, { kind: MessageKind.Heartbeat, heartbeat })
   }
+
+  /** Each wrapped message must be the sender's own proposal or vote, signed and well formed. */
+  private acceptRebroadcast(envelope: SignedEnvelope, signer: GuardianInfo): GossipVerdict {
+    const messages: ConsensusMessage[] = []
+    for (const bytes of decodeRebroadcast(envelope.payload).envelopes) {
+      const inner = decodeEnvelope(bytes)
+      if (inner.kind !== MessageKind.Proposal && inner.kind !== MessageKind.Vote) {
+        return refuse('wrong_kind', `rebroadcast carries kind ${inner.kind}`, signer)
+      }
+      if (inner.signer !== envelope.signer) return refuse('identity_mismatch', `rebroadcast by ${signer.name} carries another guardian's message`, signer)
+      verifyEnvelope(this.opts.networkId, this.opts.guardians, inner)
+      messages.push(consensusMessage(inner))
+    }
+    return accept(envelope, signer, { kind: MessageKind.Rebroadcast, messages })
+  }
+}
+
+function consensusMessage(envelope: SignedEnvelope): ConsensusMessage {
+  return envelope.kind === MessageKind.Proposal
+    ? { kind: MessageKind.Proposal, proposal: decodeProposal(envelope.payload), envelope }
+    : { kind: MessageKind.Vote, vote: decodeVote(envelope.payload), envelope }
+}
+
+function accept(envelope: SignedEnvelope, signer: GuardianInfo, message: GossipMessage): GossipVerdict {
+  return { accepted: true, envelope, signer, message }
 }
 
 function refuse(reason: RejectReason, detail: string, signer?: GuardianInfo): GossipVerdict {

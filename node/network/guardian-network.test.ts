@@ -74,7 +74,7 @@ describe('GuardianNetwork: three guardians', () => {
     const unsubscribe = [0, 1, 2].map((i) => {
       seen.set(i, new Set())
       return guardian(net, i).network.onMessage((m: AcceptedMessage) => {
-        expect(m.message.kind).toBe(MessageKind.Heartbeat)
+        if (m.message.kind !== MessageKind.Heartbeat) throw new Error(`unexpected message kind ${m.message.kind}`)
         expect(m.message.heartbeat.name).toBe(m.signer.name)
         seen.get(i)!.add(m.signer.name)
       })
@@ -213,7 +213,7 @@ describe('GuardianNetwork: a genesis peer that misbehaves', () => {
     const ts = Date.now()
     const accepted = running.map(() => false)
     const offs = running.map((g, i) => g.network.onMessage((m) => {
-      if (m.signer.index === 3 && m.message.heartbeat.timestampMs === ts) accepted[i] = true
+      if (m.signer.index === 3 && m.message.kind === MessageKind.Heartbeat && m.message.heartbeat.timestampMs === ts) accepted[i] = true
     }))
     try {
       await publish(envelope(heartbeat(ts)))

@@ -8,7 +8,7 @@ import { ping, type Ping } from '@libp2p/ping'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { bytesToHex } from '@noble/hashes/utils.js'
 import { multiaddr } from '@multiformats/multiaddr'
-import type { PeerId, PrivateKey } from '@libp2p/interface'
+import type { PeerId, PrivateKey, Stream, StreamHandler } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { createTopicScoreParams, type PeerScoreParams } from '@libp2p/gossipsub/score'
 import type { Logger } from 'pino'
@@ -201,6 +201,18 @@ export class GuardianNetwork {
     return this.node?.services.pubsub.getScore(peerId) ?? 0
   }
 
+  /** Serves a request-response protocol (scoped to this network by the caller). */
+  async serve(protocol: string, handler: StreamHandler): Promise<void> {
+    if (this.node === undefined) throw new NetworkError('not_started', 'p2p: not started')
+    await this.node.handle(protocol, handler)
+  }
+
+  /** Opens a stream of `protocol` to a connected guardian. */
+  async openStream(peerId: string, protocol: string, signal: AbortSignal): Promise<Stream> {
+    if (this.node === undefined) throw new NetworkError('not_started', 'p2p: not started')
+    return this.node.dialProtocol(this.peerIdOf(peerId), protocol, { signal })
+  }
+
   /** Every other guardian of the set, connected or not. */
   peerStates(): GuardianPeerState[] {
     return this.opts.guardians.guardians
@@ -235,11 +247,15 @@ export class GuardianNetwork {
 
   /** Signs `payload` as this guardian and gossips it on the topic of `kind`. */
   async broadcast(kind: MessageKind, payload: Uint8Array): Promise<void> {
-    const topic = this.topicOf(kind)
     const { genesis, self, votePrivateKey } = this.opts
-    const envelope = signEnvelope(genesis.hash, kind, genesis.guardianSetIndex, self.index, payload, votePrivateKey)
+    await this.broadcastRaw(kind, encodeEnvelope(signEnvelope(genesis.hash, kind, genesis.guardianSetIndex, self.index, payload, votePrivateKey)))
+  }
+
+  /** Gossips an already signed envelope (e.g. a transaction, or a vote signed through the double-sign guard). */
+  async broadcastRaw(kind: MessageKind, envelope: Uint8Array): Promise<void> {
+    const topic = this.topicOf(kind)
     try {
-      await this.node?.services.pubsub.publish(topic, encodeEnvelope(envelope))
+      await this.node?.services.pubsub.publish(topic, envelope)
       this.opts.metrics.published.inc({ topic: KIND_NAMES[kind] })
     } catch (err) {
       if (!this.stopping) this.opts.logger.warn({ err, topic: KIND_NAMES[kind] }, 'gossip publish failed')
@@ -265,18 +281,7 @@ export class GuardianNetwork {
       return verdict.action === 'reject' ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore
     }
     this.opts.metrics.received.inc({ topic })
-    const { heartbeat } = verdict.message
-    const record: HeartbeatRecord = {
-      guardian: verdict.signer.name,
-      peerId: heartbeat.peerId,
-      version: heartbeat.version,
-      height: heartbeat.height.toString(),
-      peerCount: heartbeat.peerCount,
-      timestampMs: heartbeat.timestampMs,
-      receivedAt: Date.now(),
-    }
-    this.heartbeats.set(verdict.signer.index, record)
-    this.opts.store.putHeartbeat(record).catch((err: unknown) => this.opts.logger.error({ err }, 'cannot persist heartbeat'))
+    if (verdict.message.kind === MessageKind.Heartbeat) this.recordHeartbeat(verdict.signer, verdict.message.heartbeat)
     const accepted: AcceptedMessage = { envelope: verdict.envelope, signer: verdict.signer, message: verdict.message, from: from.toString() }
     for (const listener of this.listeners) {
       try {
@@ -286,6 +291,20 @@ export class GuardianNetwork {
       }
     }
     return TopicValidatorResult.Accept
+  }
+
+  private recordHeartbeat(signer: GuardianInfo, heartbeat: Heartbeat): void {
+    const record: HeartbeatRecord = {
+      guardian: signer.name,
+      peerId: heartbeat.peerId,
+      version: heartbeat.version,
+      height: heartbeat.height.toString(),
+      peerCount: heartbeat.peerCount,
+      timestampMs: heartbeat.timestampMs,
+      receivedAt: Date.now(),
+    }
+    this.heartbeats.set(signer.index, record)
+    this.opts.store.putHeartbeat(record).catch((err: unknown) => this.opts.logger.error({ err }, 'cannot persist heartbeat'))
   }
 
   private onConnect(peerId: PeerId): void {

@@ -1,7 +1,7 @@
 export { redialDelay } from './backoff.js'
 export { NetworkError, type NetworkErrorCode } from './errors.js'
 export { guardianGater, type DenialDirection } from './gater.js'
-export { GossipValidator, REJECT_REASONS, type GossipMessage, type GossipVerdict, type RejectReason } from './gossip-validator.js'
+export { GossipValidator, REJECT_REASONS, type ConsensusMessage, type GossipMessage, type GossipVerdict, type RejectReason } from './gossip-validator.js'
 export { GuardianNetwork, type AcceptedMessage, type GuardianNetworkOptions, type GuardianPeerState, type MessageListener } from './guardian-network.js'
 export { NetworkMetrics } from './metrics.js'
 export { KIND_NAMES, topicFor, topicsFor } from './topics.js'

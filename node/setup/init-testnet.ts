@@ -107,6 +107,7 @@ export async function initTestnet(opts: InitTestnetOptions): Promise<TestnetLayo
         redialMinMs: 250,
         redialMaxMs: 5000,
       },
+      consensus: { emptyBlockIntervalMs: 1000, timeoutProposeMs: 1000 },
       log: { level: 'info' },
     }
     await writeFile(files.configFile, `${JSON.stringify(config, null, 2)}\n`)

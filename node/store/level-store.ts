@@ -31,6 +31,11 @@ export class LevelNodeStore implements NodeStore {
     this.heartbeats = this.db.sublevel<string, HeartbeatRecord>('heartbeats', { valueEncoding: 'json' })
   }
 
+  /** The node's LevelDB, for modules that keep their own sublevels (application state, consensus). */
+  get level(): Db {
+    return this.db
+  }
+
   get isOpen(): boolean {
     return this.db.status === 'open'
   }

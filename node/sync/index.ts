@@ -1,0 +1,1 @@
+export { fetchBlocks, serveBlocks, syncProtocol, type BlockSource, type FetchedBlocks } from './block-sync.js'
