@@ -1,3 +1,5 @@
+import { MAX_OPERATION_ID_BYTES, MAX_TX_BYTES, OPERATIONS } from '../protocol/index.js'
+
 // JSON schemas for every route. Fastify uses the response schemas to serialize (dropping
 // anything not listed, so internals can't leak by accident) and @fastify/swagger turns
 // them into the OpenAPI document at /docs/json.
@@ -83,11 +85,13 @@ export const statusViewSchema = {
     version: { type: 'string' },
     network: { type: 'string' },
     guardianSetIndex: { type: 'integer', minimum: 0 },
-    height: { type: 'integer', minimum: 0 },
+    height: { type: 'integer', minimum: 0, description: 'Height of the last committed block (0 before the first)' },
+    stateRoot: { type: 'string', pattern: '^[0-9a-f]{64}$', description: 'Application state root after height' },
+    syncing: { type: 'boolean', description: 'True while catching up with blocks committed by the others' },
     peers: { type: 'array', items: peerStatusSchema },
     uptimeS: { type: 'number', minimum: 0 },
   },
-  required: ['guardian', 'peerId', 'version', 'network', 'guardianSetIndex', 'height', 'peers', 'uptimeS'],
+  required: ['guardian', 'peerId', 'version', 'network', 'guardianSetIndex', 'height', 'stateRoot', 'syncing', 'peers', 'uptimeS'],
   additionalProperties: false,
 } as const
 
@@ -106,6 +110,217 @@ export const metricsSchema = {
       description: 'Prometheus text format',
       content: { 'text/plain': { schema: { type: 'string' } } },
     },
+    500: errorSchema,
+  },
+} as const
+
+const hash = (description: string) => ({ type: 'string', pattern: '^[0-9a-f]{64}$', description }) as const
+const hex = (description: string) => ({ type: 'string', pattern: '^[0-9a-f]*$', description }) as const
+
+export const certificateViewSchema = {
+  type: 'object',
+  description: 'Commit certificate: precommits of at least the commit quorum of guardians for this block',
+  properties: {
+    height: { type: 'integer', minimum: 1 },
+    round: { type: 'integer', minimum: 0 },
+    blockHash: hash('Hash of the committed header'),
+    signatures: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          signer: { type: 'integer', minimum: 0, description: 'Guardian index in the guardian set' },
+          timestampMs: { type: 'integer', minimum: 0, description: "Signer's clock when precommitting" },
+          signature: { type: 'string', pattern: '^[0-9a-f]{130}$', description: 'secp256k1 r ‖ s ‖ v' },
+        },
+        required: ['signer', 'timestampMs', 'signature'],
+        additionalProperties: false,
+      },
+    },
+  },
+  required: ['height', 'round', 'blockHash', 'signatures'],
+  additionalProperties: false,
+} as const
+
+export const blockViewSchema = {
+  type: 'object',
+  properties: {
+    height: { type: 'integer', minimum: 1 },
+    hash: hash('Block id: tagged keccak256 of the encoded header'),
+    header: {
+      type: 'object',
+      properties: {
+        height: { type: 'integer', minimum: 1 },
+        timeMs: { type: 'integer', minimum: 0, description: 'BFT time (ms since the epoch)' },
+        time: { type: 'string', format: 'date-time' },
+        proposer: { type: 'integer', minimum: 0, description: 'Guardian index of the proposer' },
+        guardianSetIndex: { type: 'integer', minimum: 0 },
+        parentHash: hash('Hash of the header at height − 1 (zeros at height 1)'),
+        lastCommitHash: hash('Hash of the certificate of height − 1 (zeros at height 1)'),
+        txRoot: hash('Commitment to the ordered transactions'),
+        stateRoot: hash('Application state root after this block'),
+      },
+      required: ['height', 'timeMs', 'time', 'proposer', 'guardianSetIndex', 'parentHash', 'lastCommitHash', 'txRoot', 'stateRoot'],
+      additionalProperties: false,
+    },
+    txs: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          hash: hash('Transaction hash: keccak256 of the envelope'),
+          envelope: hex('The encoded signed envelope (kind Tx)'),
+        },
+        required: ['hash', 'envelope'],
+        additionalProperties: false,
+      },
+    },
+    certificate: certificateViewSchema,
+    raw: {
+      type: 'object',
+      description: 'Canonical encodings, for clients that verify rather than trust (ubtc verify)',
+      properties: {
+        block: hex('encodeBlock(block)'),
+        certificate: hex('encodeCertificate(certificate)'),
+      },
+      required: ['block', 'certificate'],
+      additionalProperties: false,
+    },
+  },
+  required: ['height', 'hash', 'header', 'txs', 'certificate', 'raw'],
+  additionalProperties: false,
+} as const
+
+export const blockSchema = {
+  tags: ['chain'],
+  summary: 'A committed block with its transactions and commit certificate',
+  params: {
+    type: 'object',
+    properties: {
+      height: { type: 'string', pattern: '^(latest|[1-9][0-9]{0,15})$', description: 'A height ≥ 1, or latest' },
+    },
+    required: ['height'],
+  },
+  response: { 200: blockViewSchema, 400: errorSchema, 404: errorSchema, 500: errorSchema },
+} as const
+
+const OPERATION_STATUSES = ['pending', 'approved', 'rejected', 'expired'] as const
+
+export const operationViewSchema = {
+  type: 'object',
+  description: 'A guardian_consensus record',
+  properties: {
+    id: { type: 'string', description: 'operation:operationId' },
+    operation: { type: 'string', enum: OPERATIONS },
+    operationId: { type: 'string' },
+    status: { type: 'string', enum: OPERATION_STATUSES },
+    threshold: { type: 'integer', minimum: 0, description: 'Approvals needed' },
+    approvals: { type: 'array', items: { type: 'integer', minimum: 0 }, description: 'Guardian indexes, in vote order' },
+    rejections: { type: 'array', items: { type: 'integer', minimum: 0 }, description: 'Guardian indexes, in vote order' },
+    createdAtMs: { type: 'integer', minimum: 0, description: 'Block time of the first vote' },
+    expiresAtMs: { type: 'integer', minimum: 0 },
+    decidedAtMs: nullable('integer'),
+    decidedHeight: nullable('integer'),
+    createdHeight: { type: 'integer', minimum: 0 },
+  },
+  required: [
+    'id',
+    'operation',
+    'operationId',
+    'status',
+    'threshold',
+    'approvals',
+    'rejections',
+    'createdAtMs',
+    'expiresAtMs',
+    'decidedAtMs',
+    'decidedHeight',
+    'createdHeight',
+  ],
+  additionalProperties: false,
+} as const
+
+export const MAX_CURSOR_CHARS = 512
+
+export const operationsSchema = {
+  tags: ['consensus'],
+  summary: 'guardian_consensus records, newest first, filtered and paged',
+  querystring: {
+    type: 'object',
+    properties: {
+      operation: { type: 'string', enum: OPERATIONS },
+      status: { type: 'string', enum: OPERATION_STATUSES },
+      limit: { type: 'integer', minimum: 1, maximum: 100, default: 50 },
+      cursor: { type: 'string', minLength: 1, maxLength: MAX_CURSOR_CHARS, description: 'nextCursor of the previous page' },
+    },
+    additionalProperties: false,
+  },
+  response: {
+    200: {
+      type: 'object',
+      properties: {
+        items: { type: 'array', items: operationViewSchema },
+        nextCursor: { ...nullable('string'), description: 'Cursor of the next page; null on the last' },
+      },
+      required: ['items', 'nextCursor'],
+      additionalProperties: false,
+    },
+    400: errorSchema,
+    500: errorSchema,
+  },
+} as const
+
+export const operationSchema = {
+  tags: ['consensus'],
+  summary: 'One guardian_consensus record',
+  params: {
+    type: 'object',
+    properties: {
+      id: {
+        type: 'string',
+        // The operation id may itself contain ':'; the id splits at the first one.
+        pattern: `^(${OPERATIONS.join('|')}):[A-Za-z0-9:._-]+$`,
+        maxLength: Math.max(...OPERATIONS.map((o) => o.length)) + 1 + MAX_OPERATION_ID_BYTES,
+        description: 'operation:operationId, e.g. validation:deposit-42',
+      },
+    },
+    required: ['id'],
+  },
+  response: { 200: operationViewSchema, 400: errorSchema, 404: errorSchema, 500: errorSchema },
+} as const
+
+export const submitTxSchema = {
+  tags: ['consensus'],
+  summary: 'Submit a signed transaction to the mempool',
+  description: 'The transaction is validated (decoding, signer, signature, application rules) before it is accepted.',
+  body: {
+    type: 'object',
+    properties: {
+      tx: {
+        type: 'string',
+        pattern: '^(?:[0-9a-fA-F]{2})+$',
+        maxLength: 2 * MAX_TX_BYTES,
+        description: 'Hex of the encoded signed envelope (kind Tx), without 0x',
+      },
+    },
+    required: ['tx'],
+    additionalProperties: false,
+  },
+  response: {
+    202: {
+      type: 'object',
+      description: 'Accepted into the mempool',
+      properties: {
+        hash: hash('Transaction hash'),
+        status: { type: 'string', enum: ['accepted'] },
+      },
+      required: ['hash', 'status'],
+      additionalProperties: false,
+    },
+    400: { ...errorSchema, description: 'Malformed or invalid transaction; error is the reason code, e.g. bad_signature' },
+    413: errorSchema,
+    503: errorSchema,
+    415: errorSchema,
     500: errorSchema,
   },
 } as const

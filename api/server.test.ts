@@ -2,39 +2,8 @@ import { connect } from 'node:net'
 import { pino, type Logger } from 'pino'
 import { Gauge, Registry } from 'prom-client'
 import { afterEach, describe, expect, it } from 'vitest'
-import { ApiError, createApiServer, type ApiServer, type NodeStatusSource, type Readiness, type StatusView } from './index.js'
-
-const STATUS: StatusView = {
-  guardian: 'guardian-0',
-  peerId: '12D3KooWguardian0',
-  version: '0.1.0',
-  network: 'regtest',
-  guardianSetIndex: 0,
-  height: 42,
-  peers: [
-    {
-      guardian: 'guardian-1',
-      peerId: '12D3KooWguardian1',
-      connected: true,
-      lastHeartbeatMs: 850,
-      lastHeartbeatAt: '2024-01-01T00:00:00.000Z',
-      height: 42,
-      version: '0.1.0',
-    },
-    {
-      guardian: 'guardian-2',
-      peerId: '12D3KooWguardian2',
-      connected: false,
-      lastHeartbeatMs: null,
-      lastHeartbeatAt: null,
-      height: null,
-      version: null,
-    },
-  ],
-  uptimeS: 12.5,
-}
-
-const READY: Readiness = { ready: true, storeOpen: true, connectedGuardians: 3, requiredGuardians: 3 }
+import { ApiError, createApiServer, type ApiServer, type NodeApiSource, type StatusView } from './index.js'
+import { fakeSource, STATUS } from './test-helpers/fake-source.js'
 
 interface Harness {
   readonly server: ApiServer
@@ -51,7 +20,7 @@ function captureLogger(logs: Array<Record<string, unknown>>, level = 'debug'): L
   return pino({ level }, { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) })
 }
 
-async function harness(source: Partial<NodeStatusSource> = {}, port = 0, registry = new Registry()): Promise<Harness> {
+async function harness(source: Partial<NodeApiSource> = {}, port = 0, registry = new Registry()): Promise<Harness> {
   const logs: Array<Record<string, unknown>> = []
   const server = await createApiServer({
     host: '127.0.0.1',
@@ -59,7 +28,7 @@ async function harness(source: Partial<NodeStatusSource> = {}, port = 0, registr
     logger: captureLogger(logs),
     registry,
     version: '0.1.0',
-    source: { status: () => STATUS, readiness: () => READY, ...source },
+    source: fakeSource(source),
   })
   servers.push(server)
   return { server, registry, logs }
@@ -178,7 +147,7 @@ describe('api server', () => {
 
   it('malformed requests → 4xx JSON with an error code', async () => {
     const { server } = await harness()
-    // No write routes exist yet; add one to exercise body parsing and validation.
+    // A test route, to exercise body parsing and validation in isolation.
     server.fastify.post(
       '/test/echo',
       {
@@ -217,7 +186,7 @@ describe('api server', () => {
       logger: captureLogger(logs, 'info'),
       registry: new Registry(),
       version: '0.1.0',
-      source: { status: () => STATUS, readiness: () => READY },
+      source: fakeSource(),
     })
     servers.push(server)
     await server.fastify.inject({ method: 'GET', url: '/healthz' })
@@ -265,7 +234,7 @@ describe('api server', () => {
       logger: captureLogger([]),
       registry: new Registry(),
       version: '0.1.0',
-      source: { status: () => STATUS, readiness: () => READY },
+      source: fakeSource(),
     })
     servers.push(bad, server)
     const err = await bad.listen().catch((e: unknown) => e)

@@ -2,13 +2,18 @@ import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import Fastify, { LogController, type FastifyBaseLogger } from 'fastify'
 import { ApiError, INTERNAL_ERROR, toClientError, writeClientError } from './errors.js'
+import { registerBlockRoutes } from './routes/blocks.js'
 import { registerHealthRoutes } from './routes/health.js'
 import { instrumentRequests, registerMetricsRoute } from './routes/metrics.js'
+import { registerOperationRoutes } from './routes/operations.js'
 import { registerStatusRoute } from './routes/status.js'
+import { registerTxRoute } from './routes/tx.js'
 import type { ApiServer, ApiServerOptions } from './types.js'
 
-// Every route is a read today, so any body is suspicious: keep the limit small.
+// The only body is POST /v1/tx: a hex transaction of at most ~33 KiB in JSON. Keep the limit small.
 const BODY_LIMIT = 64 * 1024
+// Methods with routes, in the order an Allow header lists them.
+const ROUTED_METHODS = ['GET', 'POST'] as const
 
 /** Builds the node's public HTTP API. Routes are ready for inject(); call listen() to serve TCP. */
 export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer> {
@@ -20,6 +25,8 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
     // Health checks hit us every few seconds; we log requests at debug ourselves (below).
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT,
+    // Operation ids (GET /v1/consensus/operations/:id) are up to 128 bytes plus the prefix, maybe percent-encoded.
+    routerOptions: { maxParamLength: 512 },
     clientErrorHandler: writeClientError,
   })
 
@@ -42,11 +49,13 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
 
   app.setNotFoundHandler(async (request, reply) => {
     const path = request.url.split('?', 1)[0] ?? request.url
-    // The path exists but only for reads: say so (405 + Allow) rather than a misleading 404.
-    if (request.method !== 'GET' && request.method !== 'HEAD' && app.hasRoute({ method: 'GET', url: path })) {
+    // The path exists for other methods: say so (405 + Allow) rather than a misleading 404.
+    // (hasRoute matches route patterns, so this covers the static paths, which is all but the parametric reads.)
+    const allowed = ROUTED_METHODS.filter((method) => app.hasRoute({ method, url: path })).flatMap((m) => (m === 'GET' ? ['GET', 'HEAD'] : [m]))
+    if (allowed.length > 0 && !allowed.includes(request.method)) {
       return reply
         .code(405)
-        .header('allow', 'GET, HEAD')
+        .header('allow', allowed.join(', '))
         .send({ error: 'method_not_allowed', message: `method ${request.method} not allowed on ${path}` })
     }
     return reply.code(404).send({ error: 'not_found', message: `route ${request.method} ${path} not found` })
@@ -63,6 +72,9 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
 
   registerHealthRoutes(app, opts.source)
   registerStatusRoute(app, opts.source)
+  registerBlockRoutes(app, opts.source)
+  registerOperationRoutes(app, opts.source)
+  registerTxRoute(app, opts.source)
   registerMetricsRoute(app, opts.registry)
 
   let closing: Promise<void> | null = null

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
+import type { Block, Certificate, Operation } from '../protocol/index.js'
 
 /** One guardian peer as seen from this node. */
 export interface PeerStatusView {
@@ -22,7 +23,12 @@ export interface StatusView {
   readonly version: string
   readonly network: string
   readonly guardianSetIndex: number
+  /** Height of the last committed block (0 before the first). */
   readonly height: number
+  /** Application state root after `height`, lower-case hex without 0x. */
+  readonly stateRoot: string
+  /** True while the node is catching up with blocks committed by the others. */
+  readonly syncing: boolean
   readonly peers: readonly PeerStatusView[]
   readonly uptimeS: number
 }
@@ -34,10 +40,71 @@ export interface Readiness {
   readonly requiredGuardians: number
 }
 
-/** The API's only view of the node: implemented by the node, faked with plain data in tests. */
+/** The API's only view of the node's health: implemented by the node, faked with plain data in tests. */
 export interface NodeStatusSource {
   status(): StatusView
   readiness(): Readiness
+}
+
+export type OperationViewStatus = 'pending' | 'approved' | 'rejected' | 'expired'
+
+/**
+ * A guardian_consensus record, field for field the node's OperationRecord (node/app), which the
+ * API must not import: the node passes its records through as they are.
+ */
+export interface OperationView {
+  readonly operation: Operation
+  readonly operationId: string
+  readonly status: OperationViewStatus
+  /** Approvals needed. */
+  readonly threshold: number
+  /** Guardian indexes, in vote (block) order. */
+  readonly approvals: readonly number[]
+  readonly rejections: readonly number[]
+  /** Block time of the block with the first vote. */
+  readonly createdAtMs: number
+  readonly expiresAtMs: number
+  readonly decidedAtMs: number | null
+  readonly decidedHeight: number | null
+  readonly createdHeight: number
+}
+
+export interface OperationsQuery {
+  readonly operation?: Operation
+  readonly status?: OperationViewStatus
+  /** 1..100. */
+  readonly limit: number
+  /** Opaque: the nextCursor of the previous page. */
+  readonly cursor?: string
+}
+
+export interface OperationsPage {
+  readonly items: readonly OperationView[]
+  /** Pass as `cursor` for the next page; null on the last page. */
+  readonly nextCursor: string | null
+}
+
+/** A committed block and the certificate (2f+1 precommits) that committed it. */
+export interface CommittedBlock {
+  readonly block: Block
+  readonly certificate: Certificate
+}
+
+export type SubmitTxResult = { readonly ok: true; readonly hash: string } | { readonly ok: false; readonly code: string; readonly reason: string }
+
+/** Everything the API reads from (or hands to) the node. */
+export interface NodeApiSource extends NodeStatusSource {
+  /** The committed block at `height` with its commit certificate; undefined if there is none (yet). */
+  block(height: number): Promise<CommittedBlock | undefined>
+  /** Height of the last committed block, 0 before the first. */
+  latestHeight(): number
+  operation(operation: Operation, operationId: string): Promise<OperationView | undefined>
+  operations(query: OperationsQuery): Promise<OperationsPage>
+  /**
+   * Validates an encoded signed Tx envelope and adds it to the mempool. `hash` is the
+   * transaction hash (hex); `code` is a stable snake_case reason, e.g. bad_signature.
+   */
+  submitTx(tx: Uint8Array): Promise<SubmitTxResult>
 }
 
 export interface ApiServerOptions {
@@ -47,7 +114,7 @@ export interface ApiServerOptions {
   readonly logger: Logger
   /** Served at /metrics; the API registers its own HTTP metrics here too. */
   readonly registry: Registry
-  readonly source: NodeStatusSource
+  readonly source: NodeApiSource
   /** Node version, used as the OpenAPI document version. */
   readonly version: string
 }
@@ -64,4 +131,33 @@ export interface ApiServer {
 export interface ErrorBody {
   readonly error: string
   readonly message: string
+}
+
+/** What GET /v1/blocks/:height returns. Hashes and bytes are lower-case hex without 0x. */
+export interface BlockView {
+  readonly height: number
+  readonly hash: string
+  readonly header: {
+    readonly height: number
+    readonly timeMs: number
+    /** ISO-8601 form of timeMs. */
+    readonly time: string
+    readonly proposer: number
+    readonly guardianSetIndex: number
+    readonly parentHash: string
+    readonly lastCommitHash: string
+    readonly txRoot: string
+    readonly stateRoot: string
+  }
+  readonly txs: ReadonlyArray<{ readonly hash: string; readonly envelope: string }>
+  readonly certificate: CertificateView
+  /** The canonical encodings: what a client that trusts nobody decodes and verifies. */
+  readonly raw: { readonly block: string; readonly certificate: string }
+}
+
+export interface CertificateView {
+  readonly height: number
+  readonly round: number
+  readonly blockHash: string
+  readonly signatures: ReadonlyArray<{ readonly signer: number; readonly timestampMs: number; readonly signature: string }>
 }

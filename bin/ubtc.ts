@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import '../protocol/polyfill.js'
-import { INIT_HELP, initCommand, KEYGEN_HELP, keygenCommand, NODE_HELP, nodeCommand, STATUS_HELP, statusCommand, UsageError } from '../node/cli/index.js'
+import { INIT_HELP, initCommand, KEYGEN_HELP, keygenCommand, NODE_HELP, nodeCommand, STATUS_HELP, statusCommand, UsageError, VERIFY_HELP, verifyCommand } from '../node/cli/index.js'
 import { NODE_VERSION } from '../node/version.js'
 import { CodedError } from '../protocol/index.js'
 import { TESTNET_HELP, testnetCommand } from '../testnet/index.js'
@@ -12,6 +12,8 @@ Commands:
   ubtc init [--dir D]          write a local testnet (genesis, keys, configs)
   ubtc node --config FILE      run a guardian node
   ubtc status --api URL        show a node's view of the guardian network
+  ubtc verify --api URL --genesis FILE
+                               verify a block and its certificate from any node
   ubtc testnet [--check]       start a local network of guardian processes
 
 'ubtc COMMAND --help' describes each command.`
@@ -21,6 +23,7 @@ const COMMANDS: Record<string, { help: string; run: (argv: string[]) => Promise<
   init: { help: INIT_HELP, run: (argv) => initCommand(argv, print) },
   node: { help: NODE_HELP, run: (argv) => nodeCommand(argv, process.env) },
   status: { help: STATUS_HELP, run: (argv) => statusCommand(argv, print) },
+  verify: { help: VERIFY_HELP, run: (argv) => verifyCommand(argv, print) },
   testnet: { help: TESTNET_HELP, run: (argv) => testnetCommand(argv, print) },
 }
 

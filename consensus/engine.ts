@@ -230,7 +230,13 @@ export class ConsensusEngine<V> {
       stored = []
       this.proposals.set(proposal.round, stored)
     }
-    if (stored.some((p) => p.proposal.valueId === proposal.valueId && p.proposal.polRound === proposal.polRound)) return
+    const same = stored.findIndex((p) => p.proposal.valueId === proposal.valueId && p.proposal.polRound === proposal.polRound)
+    if (same !== -1) {
+      // The same proposal again. A `valid: true` verdict replaces an earlier `false` (the app may
+      // have judged it too early, e.g. before the parent block was applied); never the reverse.
+      if (valid && !(stored[same] as StoredProposal<V>).valid) stored[same] = { proposal, valid }
+      return
+    }
     if (stored.length >= MAX_PROPOSALS_PER_ROUND) return
     const first = stored[0]
     stored.push({ proposal, valid })

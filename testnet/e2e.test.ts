@@ -13,7 +13,9 @@ import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
-import { encodeEnvelope, encodeHeartbeat, MessageKind, signEnvelope } from '../protocol/index.js'
+import { bytesToHex } from '@noble/hashes/utils.js'
+import { encodeEnvelope, encodeHeartbeat, encodeTx, MessageKind, signEnvelope, TxType, type Decision } from '../protocol/index.js'
+import type { StatusView } from '../api/index.js'
 import { loadGenesis } from '../node/guardian/index.js'
 import { readKeystore } from '../node/keystore/index.js'
 import { topicFor } from '../node/network/index.js'
@@ -47,6 +49,34 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
     await new Promise((resolve) => setTimeout(resolve, 100))
   }
+}
+
+/** A guardian's signed vote transaction, made with its keystore from the testnet folder. */
+async function guardianVoteTx(dir: string, index: number, operationId: string, decision: Decision): Promise<string> {
+  const name = `guardian-${index}`
+  const passphrase = (await readFile(join(dir, name, 'passphrase'), 'utf8')).trim()
+  const { keys } = await readKeystore(join(dir, name, 'keystore.json'), passphrase)
+  const genesis = await loadGenesis(join(dir, 'genesis.json'))
+  const payload = encodeTx({ type: TxType.GuardianVote, operation: 'validation', operationId, decision })
+  return bytesToHex(encodeEnvelope(signEnvelope(genesis.hash, MessageKind.Tx, 0, index, payload, keys.votePrivateKey)))
+}
+
+async function postTx(apiUrl: string, tx: string): Promise<{ status: number; body: Record<string, unknown> }> {
+  const response = await fetch(`${apiUrl}/v1/tx`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ tx }) })
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> }
+}
+
+async function blockAt(apiUrl: string, height: number): Promise<{ hash: string; header: { stateRoot: string } } | undefined> {
+  const response = await fetch(`${apiUrl}/v1/blocks/${height}`)
+  return response.ok ? ((await response.json()) as { hash: string; header: { stateRoot: string } }) : undefined
+}
+
+/** Every listed node has the same block (hash and state root) at `height`. */
+async function sameBlockEverywhere(testnet: LocalTestnet, indexes: readonly number[], height: number): Promise<string> {
+  const blocks = await Promise.all(indexes.map((i) => blockAt(testnet.guardian(i).apiUrl, height)))
+  expect(blocks.every((b) => b !== undefined)).toBe(true)
+  expect(new Set(blocks.map((b) => `${b!.hash}/${b!.header.stateRoot}`)).size).toBe(1)
+  return blocks[0]!.header.stateRoot
 }
 
 describe('5-guardian testnet of real node processes', () => {
@@ -133,6 +163,49 @@ describe('5-guardian testnet of real node processes', () => {
     await testnet.waitAllConnected(60_000)
     const rejoined = (await testnet.status(victim.index))!
     expect(rejoined.peers.every((p) => p.connected)).toBe(true)
+  })
+
+  it('commits heights with equal blocks and state roots on every node', async () => {
+    const all = testnet.guardians.map((g) => g.index)
+    const statuses = await testnet.waitFor((st) => st.height >= 3, 'height 3 everywhere', 60_000)
+    const common = Math.min(...statuses.map((st) => st.height))
+    for (let h = 1; h <= common; h++) await sameBlockEverywhere(testnet, all, h)
+  })
+
+  it('approves a guardian vote submitted through POST /v1/tx on every node once 3 of 5 voted', async () => {
+    const operationId = `e2e-${Date.now()}`
+    for (const [i, via] of [[0, 0], [1, 2], [2, 4]] as const) {
+      const posted = await postTx(testnet.guardian(via).apiUrl, await guardianVoteTx(dir, i, operationId, 'approve'))
+      expect(posted.status).toBe(202)
+    }
+    const bad = await postTx(testnet.guardian(1).apiUrl, 'zz')
+    expect(bad.status).toBe(400)
+    const genuine = await guardianVoteTx(dir, 3, operationId, 'approve')
+    // Flip one byte inside the signature's s (the last 65 bytes are r ‖ s ‖ v).
+    const at = genuine.length - 20
+    const forged = `${genuine.slice(0, at)}${(parseInt(genuine.slice(at, at + 2), 16) ^ 0xff).toString(16).padStart(2, '0')}${genuine.slice(at + 2)}`
+    expect((await postTx(testnet.guardian(1).apiUrl, forged)).status).toBe(400)
+    for (const g of testnet.guardians) {
+      const record = await until(`${g.name} to approve ${operationId}`, async () => {
+        const response = await fetch(`${g.apiUrl}/v1/consensus/operations/validation:${operationId}`)
+        if (!response.ok) return undefined
+        const body = (await response.json()) as { status: string; approvals: number[] }
+        return body.status === 'approved' ? body : undefined
+      })
+      expect(record.approvals.slice().sort()).toEqual([0, 1, 2])
+    }
+  })
+
+  it('keeps committing with one node killed -9; the node restarts, syncs and has the same state root', async () => {
+    const victim = testnet.guardian(2)
+    const others = testnet.guardians.filter((g) => g !== victim).map((g) => g.index)
+    await testnet.stop(victim.index, 'SIGKILL')
+    const before = Math.max(...(await Promise.all(others.map((i) => testnet.status(i)))).map((st) => st!.height))
+    await testnet.waitFor((st) => st.height >= before + 3, 'progress without the killed node', 60_000, others)
+    testnet.start(victim.index)
+    const [leader] = await testnet.waitFor((st) => st.height >= before + 3, 'any node', 10_000, [others[0]!])
+    await testnet.waitFor((st: StatusView) => st.height >= leader!.height && !st.syncing, `${victim.name} to catch up`, 60_000, [victim.index])
+    await sameBlockEverywhere(testnet, testnet.guardians.map((g) => g.index), leader!.height)
   })
 
   it('nodes shut down cleanly on SIGTERM', async () => {

@@ -8,9 +8,15 @@
 export interface SimEvent {
   readonly time: number
   readonly seq: number
-  /** Short description for traces. */
-  readonly label: string
+  /** Short description for traces (a function when it costs something to build). */
+  readonly label: Label
   readonly run: () => void
+}
+
+export type Label = string | (() => string)
+
+export function labelText(label: Label): string {
+  return typeof label === 'string' ? label : label()
 }
 
 /** A binary min-heap of events keyed by (time, seq). */
@@ -79,12 +85,12 @@ export class SimClock {
   }
 
   /** Schedules `run` after `delayMs` (≥ 0, rounded to whole ms); returns a handle for `cancel`. */
-  schedule(delayMs: number, label: string, run: () => void): number {
+  schedule(delayMs: number, label: Label, run: () => void): number {
     if (!(delayMs >= 0)) throw new RangeError(`negative delay ${delayMs}`)
     return this.at(this.current + Math.round(delayMs), label, run)
   }
 
-  at(time: number, label: string, run: () => void): number {
+  at(time: number, label: Label, run: () => void): number {
     if (time < this.current) throw new RangeError(`event in the past: ${time} < ${this.current}`)
     const seq = this.seq++
     this.heap.push({ time, seq, label, run })

@@ -1,8 +1,11 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { CodedError } from '../../protocol/index.js'
 
-/** A command that could not do its job for a reason outside the program (unreachable node, HTTP error). */
-export class CommandError extends CodedError<'unreachable' | 'http_error'> {}
+/**
+ * A command that could not do its job for a reason outside the program (unreachable node, HTTP
+ * error, a block that does not verify).
+ */
+export class CommandError extends CodedError<'unreachable' | 'http_error' | 'not_verified'> {}
 
 /** A wrong command line: printed with the command's usage, exit code 2. */
 export class UsageError extends Error {

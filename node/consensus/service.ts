@@ -56,6 +56,9 @@ export interface ConsensusServiceOptions {
   readonly maxBlockTxs?: number
 }
 
+/** checkTx's verdict, or a full mempool. */
+export type SubmitResult = TxCheck | { readonly ok: false; readonly code: 'mempool_full'; readonly reason: string }
+
 export interface ConsensusStatus {
   readonly height: number
   readonly round: number
@@ -155,7 +158,7 @@ export class ConsensusService {
   }
 
   /** Admits a transaction (from the API) into the mempool and gossips it. */
-  async submitTx(tx: Uint8Array): Promise<TxCheck> {
+  async submitTx(tx: Uint8Array): Promise<SubmitResult> {
     const check = await this.admit(tx)
     if (check.ok) await this.opts.network.broadcastRaw(MessageKind.Tx, tx)
     return check
@@ -169,14 +172,14 @@ export class ConsensusService {
     return new ConsensusEngine<Block>(this.params())
   }
 
-  private async admit(tx: Uint8Array): Promise<TxCheck> {
+  private async admit(tx: Uint8Array): Promise<SubmitResult> {
     const check = await this.opts.app.checkTx(tx)
     if (!check.ok) {
       this.metrics.txsRejected.inc({ code: check.code })
       return check
     }
     if (!this.mempool.add(check.hash, tx) && !this.mempool.has(check.hash)) {
-      return { ok: false, code: 'invalid', reason: 'mempool is full, retry later' }
+      return { ok: false, code: 'mempool_full', reason: 'mempool is full, retry later' }
     }
     this.metrics.mempoolSize.set(this.mempool.size)
     this.maybeStartHeight()

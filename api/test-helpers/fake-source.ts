@@ -1,0 +1,117 @@
+import {
+  blockHash,
+  certificateHash,
+  encodeEnvelope,
+  encodeTx,
+  generateVotePrivateKey,
+  MessageKind,
+  signEnvelope,
+  TxType,
+  txRoot,
+  type Block,
+  type Certificate,
+} from '../../protocol/index.js'
+import type { NodeApiSource, OperationView, Readiness, StatusView } from '../types.js'
+
+export const STATUS: StatusView = {
+  guardian: 'guardian-0',
+  peerId: '12D3KooWguardian0',
+  version: '0.1.0',
+  network: 'regtest',
+  guardianSetIndex: 0,
+  height: 42,
+  stateRoot: 'ab'.repeat(32),
+  syncing: false,
+  peers: [
+    {
+      guardian: 'guardian-1',
+      peerId: '12D3KooWguardian1',
+      connected: true,
+      lastHeartbeatMs: 850,
+      lastHeartbeatAt: '2024-01-01T00:00:00.000Z',
+      height: 42,
+      version: '0.1.0',
+    },
+    {
+      guardian: 'guardian-2',
+      peerId: '12D3KooWguardian2',
+      connected: false,
+      lastHeartbeatMs: null,
+      lastHeartbeatAt: null,
+      height: null,
+      version: null,
+    },
+  ],
+  uptimeS: 12.5,
+}
+
+export const READY: Readiness = { ready: true, storeOpen: true, connectedGuardians: 3, requiredGuardians: 3 }
+
+const filled = (byte: number, length = 32): Uint8Array => new Uint8Array(length).fill(byte)
+
+/** A certificate with made-up signatures: real encodings, not real votes. */
+export function fakeCertificate(height: number, hash: Uint8Array, signers = [0, 1, 3]): Certificate {
+  return {
+    height,
+    round: 1,
+    blockHash: hash,
+    signatures: signers.map((signer) => ({ signer, timestampMs: 1_700_000_000_000 + signer, signature: filled(signer + 1, 65) })),
+  }
+}
+
+/** A real guardian vote transaction, signed by a throwaway key, encoded as it travels. */
+export function sampleTx(operationId = 'deposit-1'): Uint8Array {
+  const payload = encodeTx({ type: TxType.GuardianVote, operation: 'validation', operationId, decision: 'approve' })
+  return encodeEnvelope(signEnvelope(filled(9), MessageKind.Tx, 0, 2, payload, generateVotePrivateKey()))
+}
+
+/** The block at `height` (≥ 2) with two transactions and a lastCommit, and a certificate for it. */
+export function sampleCommittedBlock(height = 7): { block: Block; certificate: Certificate } {
+  const txs = [sampleTx('deposit-1'), sampleTx('deposit-2')]
+  const parentHash = filled(0x11)
+  const lastCommit = fakeCertificate(height - 1, parentHash)
+  const block: Block = {
+    header: {
+      height,
+      timeMs: 1_700_000_000_123,
+      proposer: 2,
+      guardianSetIndex: 0,
+      parentHash,
+      lastCommitHash: certificateHash(lastCommit),
+      txRoot: txRoot(txs),
+      stateRoot: filled(0x22),
+    },
+    txs,
+    lastCommit,
+  }
+  return { block, certificate: fakeCertificate(height, blockHash(block.header)) }
+}
+
+export const OPERATION: OperationView = {
+  operation: 'validation',
+  operationId: 'deposit:42',
+  status: 'approved',
+  threshold: 3,
+  approvals: [0, 2, 4],
+  rejections: [1],
+  createdAtMs: 1_700_000_000_000,
+  expiresAtMs: 1_700_003_600_000,
+  decidedAtMs: 1_700_000_060_000,
+  decidedHeight: 12,
+  createdHeight: 10,
+}
+
+/** A NodeApiSource over plain data; each method can be overridden. */
+export function fakeSource(overrides: Partial<NodeApiSource> = {}): NodeApiSource {
+  const committed = sampleCommittedBlock(7)
+  return {
+    status: () => STATUS,
+    readiness: () => READY,
+    latestHeight: () => 7,
+    block: async (height) => (height === 7 ? committed : undefined),
+    operation: async (operation, operationId) => (operation === OPERATION.operation && operationId === OPERATION.operationId ? OPERATION : undefined),
+    operations: async () => ({ items: [OPERATION], nextCursor: null }),
+    submitTx: async () => ({ ok: true, hash: '00'.repeat(32) }),
+    ...overrides,
+  }
+}
