@@ -214,6 +214,36 @@ describe('5-guardian testnet of real node processes', () => {
   })
 })
 
+describe('7-guardian testnet (f = 2)', () => {
+  let dir: string
+  let testnet: LocalTestnet
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ubtc-e2e7-'))
+    testnet = await LocalTestnet.create({ dir, guardians: 7, basePort: await findFreeBasePort(7) })
+    testnet.startAll()
+    await testnet.waitAllConnected(90_000)
+  })
+
+  afterAll(async () => {
+    await testnet?.stopAll('SIGKILL')
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('keeps committing with two nodes killed -9, and both rejoin with the same state root', async () => {
+    await testnet.waitFor((st) => st.height >= 2, 'height 2 everywhere', 60_000)
+    const victims = [1, 5]
+    const others = testnet.guardians.map((g) => g.index).filter((i) => !victims.includes(i))
+    for (const v of victims) await testnet.stop(v, 'SIGKILL')
+    const before = Math.max(...(await Promise.all(others.map((i) => testnet.status(i)))).map((st) => st!.height))
+    await testnet.waitFor((st) => st.height >= before + 3, 'progress with 5 of 7', 60_000, others)
+    for (const v of victims) testnet.start(v)
+    const [leader] = await testnet.waitFor((st) => st.height >= before + 3, 'a live node', 10_000, [others[0]!])
+    await testnet.waitFor((st) => st.height >= leader!.height && !st.syncing, 'the restarted nodes to catch up', 60_000, victims)
+    await sameBlockEverywhere(testnet, testnet.guardians.map((g) => g.index), leader!.height)
+  })
+})
+
 describe('npm run testnet -- --check', () => {
   it('starts 5 guardians, verifies them, prints one JSON line and exits 0', async () => {
     const basePort = await findFreeBasePort(5)

@@ -26,7 +26,8 @@ export async function statusCommand(argv: readonly string[], out: (line: string)
     out(JSON.stringify(status))
     return
   }
-  out(`${status.guardian}  ${status.peerId}  v${status.version}  network ${status.network}  set ${status.guardianSetIndex}  height ${status.height}  up ${status.uptimeS}s`)
+  out(`${status.guardian}  ${status.peerId}  v${status.version}  network ${status.network}  set ${status.guardianSetIndex}  up ${status.uptimeS}s`)
+  out(`height ${status.height}${status.syncing ? ' (syncing)' : ''}  state root ${status.stateRoot}`)
   const rows = status.peers.map((p) => [p.guardian, p.connected ? 'connected' : 'DISCONNECTED', p.lastHeartbeatMs === null ? '-' : `${(p.lastHeartbeatMs / 1000).toFixed(1)}s ago`, p.height === null ? '-' : String(p.height), p.peerId])
   out(table([['GUARDIAN', 'STATE', 'HEARTBEAT', 'HEIGHT', 'PEER ID'], ...rows]))
 }

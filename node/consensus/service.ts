@@ -59,6 +59,15 @@ export interface ConsensusServiceOptions {
 /** checkTx's verdict, or a full mempool. */
 export type SubmitResult = TxCheck | { readonly ok: false; readonly code: 'mempool_full'; readonly reason: string }
 
+/** A committed block, as listeners see it. `latencyMs` is from the start of the height to its decision (null for synced blocks). */
+export interface CommitEvent {
+  readonly block: Block
+  readonly certificate: Certificate
+  readonly latencyMs: number | null
+}
+
+export type CommitListener = (event: CommitEvent) => void
+
 export interface ConsensusStatus {
   readonly height: number
   readonly round: number
@@ -99,6 +108,7 @@ export class ConsensusService {
   private lastRebroadcastKey = ''
   private readonly syncProtocol: string
   private readonly abort = new AbortController()
+  private readonly commitListeners = new Set<CommitListener>()
 
   constructor(private readonly opts: ConsensusServiceOptions) {
     this.metrics = new ConsensusMetrics(opts.registry)
@@ -155,6 +165,12 @@ export class ConsensusService {
     for (const t of this.timers) clearTimeout(t)
     this.timers.clear()
     await this.queue
+  }
+
+  /** Calls `listener` after every committed block (consensus or sync); returns the unsubscribe function. */
+  onCommit(listener: CommitListener): () => void {
+    this.commitListeners.add(listener)
+    return () => this.commitListeners.delete(listener)
   }
 
   /** Admits a transaction (from the API) into the mempool and gossips it. */
@@ -358,13 +374,14 @@ export class ConsensusService {
       signatures: [...commit].sort((a, b) => a.signer - b.signer).map((v) => ({ signer: v.signer, timestampMs: v.timestampMs, signature: v.signature })),
     }
     await app.commitBlock(block, certificate)
-    this.afterCommit(block, certificate)
+    const latencyMs = Date.now() - this.heightStartedAt
+    this.afterCommit(block, certificate, latencyMs)
     this.metrics.commits.inc()
-    this.metrics.commitLatency.observe((Date.now() - this.heightStartedAt) / 1000)
+    this.metrics.commitLatency.observe(latencyMs / 1000)
     logger.info({ height: block.header.height, round, txs: block.txs.length, stateRoot: bytesToHex(block.header.stateRoot) }, 'block committed')
   }
 
-  private afterCommit(block: Block, certificate: Certificate): void {
+  private afterCommit(block: Block, certificate: Certificate, latencyMs: number | null): void {
     this.lastCommit = certificate
     this.lastCommitAt = Date.now()
     this.mempool.removeCommitted(block.txs)
@@ -372,6 +389,13 @@ export class ConsensusService {
     this.metrics.committedTxs.inc(block.txs.length)
     void this.mempool.recheck(async (tx) => (await this.opts.app.checkTx(tx)).ok).then(() => this.metrics.mempoolSize.set(this.mempool.size))
     this.scheduleStartGate()
+    for (const listener of this.commitListeners) {
+      try {
+        listener({ block, certificate, latencyMs })
+      } catch (err) {
+        this.opts.logger.error({ err }, 'commit listener failed')
+      }
+    }
   }
 
   // ---- start-of-height gate -------------------------------------------------------------
@@ -438,7 +462,7 @@ export class ConsensusService {
               for (const { block, certificate } of fetched.blocks) {
                 if (block.header.height !== app.height + 1) continue
                 await app.commitBlock(block, certificate)
-                this.afterCommit(block, certificate)
+                this.afterCommit(block, certificate, null)
                 applied++
               }
               if (applied > 0) this.engine = this.newEngine()

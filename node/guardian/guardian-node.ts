@@ -5,7 +5,7 @@ import { createApiServer, type ApiServer, type NodeApiSource, type OperationView
 import { GuardianSet, OPERATIONS, type Block, type Certificate, type Genesis, type GuardianInfo, type Operation } from '../../protocol/index.js'
 import type { TimeoutParams } from '../../consensus/index.js'
 import { GuardianApplication, OPERATION_STATUSES, type OperationStatus } from '../app/index.js'
-import { ConsensusPersistence, ConsensusService } from '../consensus/index.js'
+import { ConsensusPersistence, ConsensusService, type CommitListener } from '../consensus/index.js'
 import type { NodeConfig } from '../config/index.js'
 import { readKeystore, readPassphrase } from '../keystore/index.js'
 import { GuardianNetwork, NetworkMetrics } from '../network/index.js'
@@ -142,6 +142,11 @@ export class GuardianNode implements NodeApiSource {
       })),
       uptimeS: Math.floor((now - this.startedAt) / 1000),
     }
+  }
+
+  /** Calls `listener` after every committed block; returns the unsubscribe function. */
+  onCommit(listener: CommitListener): () => void {
+    return this.consensus.onCommit(listener)
   }
 
   block(height: number): Promise<{ block: Block; certificate: Certificate } | undefined> {
