@@ -31,7 +31,7 @@ import {
   type SignedEnvelope,
   type Vote,
 } from '../../protocol/index.js'
-import type { GuardianApplication, TxCheck } from '../app/index.js'
+import { AppError, type GuardianApplication, type TxCheck } from '../app/index.js'
 import type { AcceptedMessage, ConsensusMessage, GuardianNetwork } from '../network/index.js'
 import { fetchBlocks, serveBlocks, syncProtocol } from '../sync/index.js'
 import { ConsensusMetrics } from './metrics.js'
@@ -115,6 +115,9 @@ export class ConsensusService {
     this.engine = this.newEngine()
     this.syncProtocol = syncProtocol(opts.genesis.hash)
   }
+
+  /** Why consensus halted on this node, if it did. */
+  halted: string | undefined
 
   get isSyncing(): boolean {
     return this.syncing
@@ -366,19 +369,36 @@ export class ConsensusService {
   }
 
   private async commit(block: Block, round: number, commit: readonly SignedVote[]): Promise<void> {
-    const { app, logger } = this.opts
+    const { logger } = this.opts
     const certificate: Certificate = {
       height: block.header.height,
       round,
       blockHash: blockHash(block.header),
       signatures: [...commit].sort((a, b) => a.signer - b.signer).map((v) => ({ signer: v.signer, timestampMs: v.timestampMs, signature: v.signature })),
     }
-    await app.commitBlock(block, certificate)
+    await this.commitOrHalt(block, certificate)
     const latencyMs = Date.now() - this.heightStartedAt
     this.afterCommit(block, certificate, latencyMs)
     this.metrics.commits.inc()
     this.metrics.commitLatency.observe(latencyMs / 1000)
     logger.info({ height: block.header.height, round, txs: block.txs.length, stateRoot: bytesToHex(block.header.stateRoot) }, 'block committed')
+  }
+
+  /**
+   * A block certified by a quorum that executes to another state root means this node's state
+   * machine diverged from the network: going on would serve wrong state, so consensus halts.
+   */
+  private async commitOrHalt(block: Block, certificate: Certificate): Promise<void> {
+    try {
+      await this.opts.app.commitBlock(block, certificate)
+    } catch (err) {
+      if (err instanceof AppError && err.code === 'invalid_block') {
+        this.halted = err.message
+        this.stopped = true
+        this.opts.logger.fatal({ err, height: block.header.height }, 'state diverged from the network: consensus halted on this node; investigate, then resync its data dir')
+      }
+      throw err
+    }
   }
 
   private afterCommit(block: Block, certificate: Certificate, latencyMs: number | null): void {
@@ -461,7 +481,7 @@ export class ConsensusService {
             try {
               for (const { block, certificate } of fetched.blocks) {
                 if (block.header.height !== app.height + 1) continue
-                await app.commitBlock(block, certificate)
+                await this.commitOrHalt(block, certificate)
                 this.afterCommit(block, certificate, null)
                 applied++
               }

@@ -180,7 +180,8 @@ export class GuardianNode implements NodeApiSource {
     const connectedGuardians = this.network.connectedGuardians()
     const requiredGuardians = this.guardians.commitQuorum - 1
     const storeOpen = this.store.isOpen
-    return { ready: storeOpen && connectedGuardians >= requiredGuardians, storeOpen, connectedGuardians, requiredGuardians }
+    const ready = storeOpen && connectedGuardians >= requiredGuardians && this.consensus.halted === undefined
+    return { ready, storeOpen, connectedGuardians, requiredGuardians }
   }
 }
 
