@@ -4,13 +4,15 @@ import { performance } from 'node:perf_hooks'
 import { InProcessNetwork } from '../testnet/index.js'
 import { DeliveryTracker } from './delivery-tracker.js'
 import { createFixture } from './fixture.js'
+import { runConsensus } from './consensus.js'
 import { attachTracker, measureLatency, measureThroughput, rejectedByReason, waitGossipReady } from './gossip.js'
 import { progress, round } from './measure.js'
 import { runMicro } from './micro.js'
 
 /**
  * `npm run bench`: envelope and gossip-validation microbenchmarks, then gossip latency and
- * throughput on a real 5-guardian libp2p network over loopback. Progress goes to stderr; the
+ * throughput on a real 5-guardian libp2p network over loopback, then consensus (commit latency,
+ * ordered transactions, block sync) on 5 full guardian nodes. Progress goes to stderr; the
  * last line of stdout is one JSON object with the figures.
  */
 
@@ -22,11 +24,19 @@ const LATENCY_MESSAGES = 300
 const LATENCY_INTERVAL_MS = 15
 const THROUGHPUT_MS = 2000
 const THROUGHPUT_WINDOW = 16
-const WATCHDOG_MS = 110_000
+const WATCHDOG_MS = 170_000
 
 async function main(): Promise<Record<string, unknown>> {
   const began = performance.now()
   progress(`node ${process.version}, ${cpus().length} cpus, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`)
+  const gossip = await gossipFigures()
+  const consensus = await runConsensus()
+  progress(`done in ${((performance.now() - began) / 1000).toFixed(1)} s`)
+  return { ...gossip, ...consensus }
+}
+
+async function gossipFigures(): Promise<Record<string, unknown>> {
+  const began = performance.now()
   const fixture = await createFixture(GUARDIANS)
   const micro = runMicro(fixture, MICRO_MS)
 
@@ -52,7 +62,7 @@ async function main(): Promise<Record<string, unknown>> {
     if (tracker.unmatched > 0) progress(`${tracker.unmatched} deliveries outside the measured phases (readiness rounds)`)
     const memory = process.memoryUsage()
 
-    progress(`done in ${((performance.now() - began) / 1000).toFixed(1)} s`)
+    progress(`gossip done in ${((performance.now() - began) / 1000).toFixed(1)} s`)
     return {
       node_version: process.version,
       cpus: cpus().length,

@@ -600,7 +600,7 @@ describe('lines 57, 61, 65: timeouts', () => {
 // ---- evidence, buffering, persistence ------------------------------------------------------------
 
 describe('evidence', () => {
-  it('reports a second, different vote and counts only the first', () => {
+  it('reports a second, different vote once, and counts the equivocator for each value it voted', () => {
     const e = started(0)
     e.handle(proposalMsg(0, 'v'))
     feed(e, 'prevote', 0, 'v', [2])
@@ -609,7 +609,8 @@ describe('evidence', () => {
       { type: 'evidence', evidence: { type: 'duplicate_vote', first: signedVote('prevote', 0, 'v', 2), second: signedVote('prevote', 0, null, 2) } },
     ])
     expect(feed(e, 'prevote', 0, 'w', [2])).toEqual([]) // reported once
-    expect(signedVotes(feed(e, 'prevote', 0, null, [1, 3]))).toEqual([]) // 2's nil is not counted: 2 nil only
+    // Algorithm 1 counts senders per value: 2's nil joins 1's and 3's for a nil quorum (line 44).
+    expect(signedVotes(feed(e, 'prevote', 0, null, [1, 3]))).toEqual([precommit(0, null)])
   })
 
   it('reports duplicate proposals from the proposer, keeping the first for line 22', () => {
@@ -642,8 +643,8 @@ describe('evidence', () => {
     expect(evidence).toHaveLength(3)
     feed(e, 'precommit', 0, 'e', [1, 2, 3])
     expect(e.step).not.toBe(Step.Commit) // 'e' was dropped
-    feed(e, 'precommit', 0, 'd', [1, 2, 3]) // ignored: each signer already precommitted
-    expect(e.step).not.toBe(Step.Commit)
+    // 'd' was kept: a quorum for it decides, even from signers who (equivocating) precommitted 'e' too.
+    expect(ofType(feed(e, 'precommit', 0, 'd', [1, 2, 3]), 'decide')).toMatchObject([{ valueId: 'd' }])
   })
 
   it('ignores votes from signers outside the validator set', () => {
@@ -768,12 +769,15 @@ describe('restore and resume', () => {
     lockedValue: { id: 'v', value: val('v') },
     validRound: 1,
     validValue: { id: 'v', value: val('v') },
+    polVotes: [],
   }
 
-  it('resumes the height, round, step and locks; resume() re-arms the step timeout and signs nothing', () => {
+  it('resumes the height, round, step and locks; resume() re-arms the step timeout and signs nothing already signed', () => {
     const e = engine(0, 4, restored)
     expect([e.height, e.round, e.step]).toEqual([5, 2, Step.Prevote])
     expect(e.roundState()).toEqual(restored)
+    // The shell feeds back the prevote this node signed before the crash; then resume() only re-arms.
+    feed(e, 'prevote', 2, null, [0], 5)
     const out = e.resume()
     expect(out).toEqual([{ type: 'schedule_timeout', kind: 'prevote', height: 5, round: 2, durationMs: 1000 }])
     // The lock survives: a later proposal of w without POL gets nil.
@@ -781,6 +785,20 @@ describe('restore and resume', () => {
     e.handle(timeout('precommit', 2, 5))
     expect(e.round).toBe(3)
     expect(signedVotes(e.handle(proposalMsg(3, 'w', -1, { height: 5 })))).toEqual([prevote(3, null, 5)])
+  })
+
+  it('signs the vote of the current step when the crash came before it was signed: nil prevote, precommit of a lock of this round', () => {
+    expect(signedVotes(engine(0, 4, restored).resume())).toEqual([prevote(2, null, 5)])
+    expect(signedVotes(engine(0, 4, { ...restored, step: Step.Precommit }).resume())).toEqual([precommit(2, null, 5)])
+    const lockedHere = { ...restored, step: Step.Precommit, lockedRound: 2, validRound: 2 }
+    expect(signedVotes(engine(0, 4, lockedHere).resume())).toEqual([precommit(2, restored.lockedValue!.id, 5)])
+    expect(signedVotes(engine(null, 4, restored).resume())).toEqual([]) // observers sign nothing
+  })
+
+  it('restores the prevotes behind its lock, so the proof of lock survives a crash', () => {
+    const pol = [1, 2, 3].map((signer) => signedVote('prevote', restored.lockedRound, restored.lockedValue!.id, signer, 5))
+    const e = engine(0, 4, { ...restored, polVotes: pol })
+    expect(e.roundState().polVotes).toEqual(pol)
   })
 
   it('re-arms the propose and precommit timeouts', () => {

@@ -103,6 +103,8 @@ export class ConsensusEngine<V> {
       this.lastPersisted = restored
     }
     this.keeper = new VoteKeeper(this.h, this.n)
+    // The proof of our lock survives the crash with it.
+    for (const vote of restored?.polVotes ?? []) if (vote.height === this.h && vote.kind === 'prevote') this.keeper.add(vote)
   }
 
   get height(): number {
@@ -126,7 +128,18 @@ export class ConsensusEngine<V> {
       lockedValue: this.lockedValue,
       validRound: this.validRound,
       validValue: this.validValue,
+      polVotes: this.polVotes(),
     }
+  }
+
+  /** The prevotes that justify validValue and lockedValue (each ≥ 2f+1 when set). */
+  private polVotes(): SignedVote[] {
+    const votes: SignedVote[] = []
+    if (this.validValue !== null) votes.push(...this.keeper.votesFor(this.validRound, 'prevote', this.validValue.id))
+    if (this.lockedValue !== null && (this.lockedRound !== this.validRound || this.lockedValue.id !== this.validValue?.id)) {
+      votes.push(...this.keeper.votesFor(this.lockedRound, 'prevote', this.lockedValue.id))
+    }
+    return votes
   }
 
   handle(input: Input<V>): Effect<V>[] {
@@ -149,7 +162,13 @@ export class ConsensusEngine<V> {
     return this.finish()
   }
 
-  /** After a restart from `restored`: re-arm the timeout of the current step (signs nothing). */
+  /**
+   * After a restart from `restored`, once the shell has fed back this node's own stored
+   * messages: re-arm the current step's timeout, and if the crash came after entering the step
+   * but before its vote was signed, sign it now — nil for a prevote (always safe), and for a
+   * precommit the value locked in this round, else nil. Without this vote the others may never
+   * reach 2f+1 (the simulator found that stall). The shell's guard refuses any conflict.
+   */
   resume(): Effect<V>[] {
     this.out = []
     if (this.started) {
@@ -159,9 +178,13 @@ export class ConsensusEngine<V> {
           break
         case Step.Prevote:
           this.scheduleTimeout('prevote')
+          if (this.self !== null && this.keeper.voteOf(this.r, 'prevote', this.self) === undefined) this.signVote('prevote', null)
           break
         case Step.Precommit:
           this.scheduleTimeout('precommit')
+          if (this.self !== null && this.keeper.voteOf(this.r, 'precommit', this.self) === undefined) {
+            this.signVote('precommit', this.lockedRound === this.r && this.lockedValue !== null ? this.lockedValue.id : null)
+          }
           break
         case Step.Commit:
           break

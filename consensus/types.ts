@@ -84,6 +84,11 @@ export interface PersistedRoundState<V> {
   readonly lockedValue: { readonly id: ValueId; readonly value: V } | null
   readonly validRound: number
   readonly validValue: { readonly id: ValueId; readonly value: V } | null
+  /**
+   * The 2f+1 prevotes that justify validValue (and lockedValue): after a crash the votes in
+   * memory are gone, and without them no peer could ever be shown why this node is locked.
+   */
+  readonly polVotes: readonly SignedVote[]
 }
 
 export type Input<V> =

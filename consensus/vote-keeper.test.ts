@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { SignedVote, VoteKind } from './types.js'
-import { VoteKeeper } from './vote-keeper.js'
+import { MAX_VALUES_PER_SIGNER, VoteKeeper } from './vote-keeper.js'
 
 const vote = (kind: VoteKind, round: number, valueId: string | null, signer: number, height = 1, timestampMs = 0): SignedVote => ({
   kind,
@@ -39,22 +39,31 @@ describe('VoteKeeper', () => {
     expect(k.count(0, 'prevote', 'aa')).toBe(1)
   })
 
-  it('reports equivocation once per (round, kind, signer) and counts only the first vote', () => {
+  it('reports equivocation once per (round, kind, signer), and counts the equivocator once for each value', () => {
     const k = new VoteKeeper(1, 4)
     const first = vote('precommit', 2, 'aa', 3)
     const second = vote('precommit', 2, 'bb', 3)
     k.add(first)
     const outcome = k.add(second)
     expect(outcome).toEqual({ status: 'equivocation', evidence: { type: 'duplicate_vote', first, second } })
-    expect(k.add(vote('precommit', 2, null, 3)).status).toBe('ignored')
-    expect(k.add(second).status).toBe('ignored')
+    expect(k.add(vote('precommit', 2, null, 3)).status).toBe('added') // counted for nil, not reported again
+    expect(k.add(second).status).toBe('ignored') // the same vote again
     expect(k.count(2, 'precommit', 'aa')).toBe(1)
-    expect(k.count(2, 'precommit', 'bb')).toBe(0)
-    expect(k.total(2, 'precommit')).toBe(1)
+    expect(k.count(2, 'precommit', 'bb')).toBe(1)
+    expect(k.count(2, 'precommit', null)).toBe(1)
+    expect(k.total(2, 'precommit')).toBe(1) // distinct signers
     expect(k.voteOf(2, 'precommit', 3)).toBe(first)
     // The same signer may vote differently in another kind or round.
     expect(k.add(vote('prevote', 2, 'bb', 3)).status).toBe('added')
     expect(k.add(vote('precommit', 3, 'bb', 3)).status).toBe('added')
+  })
+
+  it('counts at most MAX_VALUES_PER_SIGNER values per signer (memory bound against a spraying equivocator)', () => {
+    const k = new VoteKeeper(1, 4)
+    const values = Array.from({ length: MAX_VALUES_PER_SIGNER + 3 }, (_, i) => `v${i}`)
+    const statuses = values.map((v) => k.add(vote('prevote', 0, v, 1)).status)
+    expect(statuses.filter((st) => st !== 'ignored')).toHaveLength(MAX_VALUES_PER_SIGNER)
+    expect(values.filter((v) => k.count(0, 'prevote', v) === 1)).toHaveLength(MAX_VALUES_PER_SIGNER)
   })
 
   it('treats nil versus a value as equivocation', () => {

@@ -5,9 +5,13 @@ import type { Evidence, SignedVote, ValueId, VoteKind } from './types.js'
  * The message log of one height: verified votes by (round, kind), counted once per signer, and
  * the distinct senders of any message per round (for the f+1 round-skip rule, line 55).
  *
- * Only a signer's first vote per (round, kind) counts. A second vote with a different value is
- * equivocation: reported once per (round, kind, signer) as `duplicate_vote` evidence and then
- * ignored, like any later vote from that signer there.
+ * A signer counts at most once per (round, kind, value). A second vote with a different value is
+ * equivocation, reported once per (round, kind, signer) as `duplicate_vote` evidence — and it
+ * still counts for its value: Algorithm 1 counts the senders of each value, and if only the
+ * first vote counted, an equivocator could show a proof-of-lock to one honest node that no
+ * other honest node can ever count (a liveness attack the simulator found). Safety is
+ * unaffected: two quorums intersect in an honest validator, who votes once. Per signer at most
+ * MAX_VALUES_PER_SIGNER values are counted, which bounds memory.
  */
 export type AddVoteOutcome =
   | { readonly status: 'added' }
@@ -28,6 +32,8 @@ interface KindLog {
   readonly byValue: Map<ValueId | null, SignedVote[]>
   /** Signers already reported for equivocation here. */
   readonly reported: Set<number>
+  /** How many distinct values each signer has been counted for. */
+  readonly valuesBySigner: Map<number, number>
 }
 
 interface RoundLog {
@@ -36,6 +42,9 @@ interface RoundLog {
   /** Distinct senders of any message (proposal or vote) in this round. */
   readonly senders: Set<number>
 }
+
+/** A round has at most MAX_PROPOSALS_PER_ROUND proposed values plus nil worth counting. */
+export const MAX_VALUES_PER_SIGNER = 5
 
 export class VoteKeeper {
   readonly quorum: number
@@ -57,21 +66,23 @@ export class VoteKeeper {
     const round = this.roundLog(vote.round)
     const kind = round[vote.kind]
     const first = kind.bySigner.get(vote.signer)
-    if (first !== undefined) {
-      if (first.valueId === vote.valueId || kind.reported.has(vote.signer)) return { status: 'ignored' }
-      kind.reported.add(vote.signer)
-      return { status: 'equivocation', evidence: { type: 'duplicate_vote', first, second: vote } }
+    const votes = kind.byValue.get(vote.valueId) ?? []
+    if (votes.some((v) => v.signer === vote.signer)) return { status: 'ignored' }
+    const counted = kind.valuesBySigner.get(vote.signer) ?? 0
+    if (counted >= MAX_VALUES_PER_SIGNER) return { status: 'ignored' }
+    kind.valuesBySigner.set(vote.signer, counted + 1)
+    if (first === undefined) {
+      kind.bySigner.set(vote.signer, vote)
+      round.senders.add(vote.signer)
     }
-    kind.bySigner.set(vote.signer, vote)
-    round.senders.add(vote.signer)
-    let votes = kind.byValue.get(vote.valueId)
-    if (votes === undefined) {
-      votes = []
-      kind.byValue.set(vote.valueId, votes)
-    }
+    if (votes.length === 0) kind.byValue.set(vote.valueId, votes)
     votes.push(vote)
     if (vote.kind === 'precommit' && vote.valueId !== null && votes.length === this.quorum) {
       this.quorums.push({ round: vote.round, valueId: vote.valueId })
+    }
+    if (first !== undefined && !kind.reported.has(vote.signer)) {
+      kind.reported.add(vote.signer)
+      return { status: 'equivocation', evidence: { type: 'duplicate_vote', first, second: vote } }
     }
     return { status: 'added' }
   }
@@ -87,7 +98,7 @@ export class VoteKeeper {
     return this.log.get(round)?.[kind].byValue.get(valueId)?.length ?? 0
   }
 
-  /** Votes of `kind` for anything (nil included) in `round`. */
+  /** Distinct signers of `kind` votes for anything (nil included) in `round`. */
   total(round: number, kind: VoteKind): number {
     return this.log.get(round)?.[kind].bySigner.size ?? 0
   }
@@ -138,7 +149,7 @@ export class VoteKeeper {
 }
 
 function emptyKindLog(): KindLog {
-  return { bySigner: new Map(), byValue: new Map(), reported: new Set() }
+  return { bySigner: new Map(), byValue: new Map(), reported: new Set(), valuesBySigner: new Map() }
 }
 
 function insertSorted(rounds: number[], round: number): void {

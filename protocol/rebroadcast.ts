@@ -4,17 +4,18 @@ import { ProtocolError } from './errors.js'
 
 /**
  * A guardian's latest consensus messages (its own signed proposal and votes of the current
- * height), sent again: gossipsub delivers at most once and may lose a message, and its
+ * height, and the prevotes that justify its lock), sent again: gossipsub delivers at most once and may lose a message, and its
  * content-hash dedupe would drop an identical resend, so the resend travels in a fresh,
  * timestamped wrapper.
  */
 export interface Rebroadcast {
   readonly timestampMs: number
-  /** Encoded signed envelopes of kind Proposal or Vote. */
+  /** Encoded signed envelopes: the sender's proposals, votes of any guardian. */
   readonly envelopes: readonly Uint8Array[]
 }
 
-export const MAX_REBROADCAST_ENVELOPES = 16
+/** Own messages of a height (a few) plus the prevotes behind a lock (at most 2 × MAX_GUARDIANS). */
+export const MAX_REBROADCAST_ENVELOPES = 160
 const VERSION = 1
 
 export function encodeRebroadcast(r: Rebroadcast): Uint8Array {

@@ -6,13 +6,15 @@ import type { EngineFactory, GuardFactory, GuardLike } from './node.js'
  * Deliberately broken variants, to show that the simulator catches what it claims to catch
  * (`npm run sim -- --seeds 300 --n 4 --variant ignore-lock` must fail).
  */
-export type VariantName = 'none' | 'ignore-lock' | 'amnesia' | 'amnesia-no-guard'
+export type VariantName = 'none' | 'ignore-lock' | 'amnesia' | 'amnesia-no-guard' | 'forget-own-votes'
 
 export interface Variant {
   readonly makeEngine: EngineFactory
   readonly makeGuard: GuardFactory
   /** False: `persist` effects are dropped, so a restart forgets the lock (the amnesia attack). */
   readonly persistRoundState: boolean
+  /** False: a restarted node does not feed its own stored messages of the height back to its engine. */
+  readonly replayOwnOnRestart?: boolean
 }
 
 /** Prevotes whatever is proposed: Algorithm 1 without its lock (lines 22 and 28). */
@@ -51,6 +53,9 @@ export const VARIANTS: Readonly<Record<VariantName, Variant>> = {
   'ignore-lock': { makeEngine: (params, restored) => new IgnoreLockEngine<SimBlock>(params, restored), makeGuard: realGuard, persistRoundState: true },
   amnesia: { makeEngine: realEngine, makeGuard: realGuard, persistRoundState: false },
   'amnesia-no-guard': { makeEngine: realEngine, makeGuard: (last) => new AlwaysSignGuard(last), persistRoundState: false },
+  // A shell that does not feed a restarted engine its own earlier votes of the height (nobody sends a
+  // node its own messages), so it cannot see a quorum that needs them (node/consensus/service.ts does).
+  'forget-own-votes': { makeEngine: realEngine, makeGuard: realGuard, persistRoundState: true, replayOwnOnRestart: false },
 }
 
 export function isVariantName(name: string): name is VariantName {

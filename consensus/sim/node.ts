@@ -82,6 +82,12 @@ export interface Behaviour {
 /** Where the node crashes on its own: right after a durable write, before the message it covers leaves. */
 export type CrashPoint = 'after_persist' | 'after_sign'
 
+/** Narrows an armed crash to writes at this height and/or step (the round state's Step for a persist, 1-3 for a signature). */
+export interface CrashFilter {
+  readonly height?: number
+  readonly step?: number
+}
+
 /** What survives a crash. */
 export interface Disk {
   roundState: PersistedRoundState<SimBlock> | undefined
@@ -102,6 +108,8 @@ export interface NodeOptions {
   readonly behaviour?: Behaviour
   /** False for the "amnesia" mutant: `persist` effects are not written, so a restart forgets the lock. */
   readonly persistRoundState?: boolean
+  /** False: a restarted node re-sends its stored own messages but does not feed them to its new engine. */
+  readonly replayOwnOnRestart?: boolean
 }
 
 const MAX_OWN_MESSAGES = 16
@@ -126,6 +134,7 @@ export class SimNode {
   readonly disk: Disk
   private readonly behaviour: Behaviour | undefined
   private readonly persistRoundState: boolean
+  private readonly replayOwnOnRestart: boolean
 
   private up = false
   /** Bumped on crash and restart; timers of an older incarnation do nothing. */
@@ -142,7 +151,7 @@ export class SimNode {
   private maxSeenHeight = 0
   private behindSince: number | undefined
   private lastSyncRequestAt = -Infinity
-  private crashPoint: { readonly point: CrashPoint; readonly then: () => void } | undefined
+  private crashPoint: { readonly point: CrashPoint; readonly filter: CrashFilter; readonly then: () => void } | undefined
 
   constructor(
     private readonly world: World,
@@ -154,6 +163,7 @@ export class SimNode {
     this.prng = opts.prng
     this.behaviour = opts.behaviour
     this.persistRoundState = opts.persistRoundState ?? true
+    this.replayOwnOnRestart = opts.replayOwnOnRestart ?? true
     this.disk = { roundState: undefined, signed: undefined, chain: new SimChain(), certificates: [] }
     world.network.attach(this.id, (from, msg) => this.receive(from, msg))
   }
@@ -180,7 +190,8 @@ export class SimNode {
     this.up = true
     this.incarnation++
     this.guard = this.world.makeGuard()
-    this.engineRef = this.world.makeEngine(this.params())
+    this.engineRef = this.guarded(() => this.world.makeEngine(this.params()))
+    if (this.engineRef === undefined) return
     this.log('start')
     this.enqueue({ type: 'start_height', height: 1 })
     this.startTicks()
@@ -220,25 +231,36 @@ export class SimNode {
       const engine = this.guarded(() => this.world.makeEngine(this.params(), restored))
       if (engine === undefined) return
       this.engineRef = engine
+      // As the node shell: first the engine counts our own stored messages, then resume() signs
+      // only what is missing; the proof of our lock is relayed like any message we hold.
+      this.restoreOwnMessages(next)
+      for (const vote of restored.polVotes) this.store.set(messageKey({ type: 'vote', vote }), { type: 'vote', vote })
+      this.drain()
+      if (!this.up) return
       this.perform(this.guarded(() => engine.resume()) ?? [])
     } else {
       this.log(`restart at height ${next} with a fresh engine`)
       this.engineRef = this.guarded(() => this.world.makeEngine(this.params()))
       if (this.engineRef === undefined) return
       this.queue.push({ type: 'start_height', height: next })
-    }
-    // This node's own signed messages of the height come back from the disk: to the engine, which
-    // counts them like anyone's (a POL may need them), and to the store, to be re-sent.
-    if (this.disk.signed !== undefined && this.disk.signed.last.height === next) {
-      for (const msg of this.disk.signed.msgs) this.onConsensus(msg)
+      this.restoreOwnMessages(next)
     }
     this.drain()
-    this.startTicks()
+    if (this.up) this.startTicks()
+  }
+
+  /** This node's own signed messages of the height come back from the disk: to the engine, which counts them like anyone's (a POL may need them), and to the store, to be re-sent. */
+  private restoreOwnMessages(height: number): void {
+    if (this.disk.signed === undefined || this.disk.signed.last.height !== height) return
+    for (const msg of this.disk.signed.msgs) {
+      if (this.replayOwnOnRestart) this.onConsensus(msg)
+      else this.store.set(messageKey(msg), msg)
+    }
   }
 
   /** Crash on the next durable write of kind `point`, before anything after it (the broadcast). */
-  armCrash(point: CrashPoint, then: () => void): void {
-    if (this.up) this.crashPoint = { point, then }
+  armCrash(point: CrashPoint, then: () => void, filter: CrashFilter = {}): void {
+    if (this.up) this.crashPoint = { point, filter, then }
   }
 
   disarmCrash(): void {
@@ -301,7 +323,7 @@ export class SimNode {
       switch (effect.type) {
         case 'persist':
           if (this.persistRoundState) this.disk.roundState = effect.state
-          if (this.crashPoint?.point === 'after_persist') return this.crashHere('crash after persist')
+          if (this.crashDue('after_persist', effect.state.height, effect.state.step)) return this.crashHere('crash after persist')
           break
         case 'build_value': {
           if (effect.height !== this.chain.height + 1) {
@@ -374,12 +396,18 @@ export class SimNode {
       const kept = this.disk.signed !== undefined && this.disk.signed.last.height === what.height ? this.disk.signed.msgs : []
       this.disk.signed = { last: guard.last ?? what, msgs: [...kept, msg].slice(-MAX_OWN_MESSAGES) }
       this.world.invariants.onSigned(this.index, msg)
-      if (this.crashPoint?.point === 'after_sign') return this.crashHere('crash after signing, before sending')
+      if (this.crashDue('after_sign', what.height, what.step)) return this.crashHere('crash after signing, before sending')
     }
     this.store.set(messageKey(msg), msg)
     if (this.behaviour !== undefined) this.behaviour.sendOwn(this, msg)
     else this.world.network.broadcast(this.id, msg)
     this.queue.push(msg.type === 'proposal' ? { type: 'proposal', proposal: msg.proposal, valid: true } : { type: 'vote', vote: msg.vote })
+  }
+
+  private crashDue(point: CrashPoint, height: number, step: number): boolean {
+    const armed = this.crashPoint
+    if (armed === undefined || armed.point !== point) return false
+    return (armed.filter.height === undefined || armed.filter.height === height) && (armed.filter.step === undefined || armed.filter.step === step)
   }
 
   private crashHere(reason: string): void {

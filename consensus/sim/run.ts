@@ -36,6 +36,8 @@ export interface RunResult {
   /** The one-line command that replays this run. */
   readonly replay: string
   readonly byzantine: readonly string[]
+  /** What the scenario threw at the run. */
+  readonly faults: { readonly gstMs: number; readonly partitions: number; readonly crashPoints: readonly string[] }
   readonly stats: RunStats & { readonly messages: number; readonly dropped: number }
   readonly trace?: readonly string[]
 }
@@ -96,6 +98,7 @@ export function runSeed(opts: RunOptions): RunResult {
       prng: root.fork(`node/${id}`),
       behaviour,
       persistRoundState: variant.persistRoundState,
+      replayOwnOnRestart: variant.replayOwnOnRestart,
     })
   })
   const honestNodes = nodes.filter((node) => node.honest)
@@ -123,7 +126,7 @@ export function runSeed(opts: RunOptions): RunResult {
       })
     } else {
       const point = c.point
-      clock.at(c.atMs, `arm crash ${point} n${node.id}`, () => node.armCrash(point, () => restartAt(node, c.downMs)))
+      clock.at(c.atMs, `arm crash ${point} n${node.id}`, () => node.armCrash(point, () => restartAt(node, c.downMs), c.filter))
     }
   }
 
@@ -175,6 +178,7 @@ export function runSeed(opts: RunOptions): RunResult {
     events,
     replay,
     byzantine: scenario.byzantine.map((b) => `${b.index}:${b.kind}${b.silentAfterGst ? '+silent' : ''}`),
+    faults: { gstMs: scenario.gstMs, partitions: scenario.partitions.length, crashPoints: scenario.crashes.map((c) => c.point) },
     stats: { ...stats, messages: network.stats.sent, dropped: network.stats.dropped + network.stats.partitioned },
     ...(traceLines === undefined ? {} : { trace: traceLines }),
   }

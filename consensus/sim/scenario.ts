@@ -1,7 +1,7 @@
 import { DEFAULT_TIMEOUTS, thresholds, type TimeoutParams } from '../index.js'
 import { BYZANTINE_KINDS, type ByzantineKind } from './byzantine.js'
 import type { LinkConditions } from './network.js'
-import type { CrashPoint } from './node.js'
+import type { CrashFilter, CrashPoint } from './node.js'
 import { Prng } from './prng.js'
 
 /**
@@ -25,6 +25,8 @@ export interface CrashSpec {
   readonly downMs: number
   /** 'clean': between events; otherwise right after the next durable write of that kind. */
   readonly point: 'clean' | CrashPoint
+  /** For a crash point: only at a write of this height / step. */
+  readonly filter?: CrashFilter
 }
 
 export interface PartitionSpec {

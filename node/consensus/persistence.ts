@@ -37,14 +37,15 @@ export class ConsensusPersistence {
 
   async saveRoundState(state: PersistedRoundState<Block>): Promise<void> {
     const value = (v: { id: string; value: Block } | null): CborValue => (v === null ? null : [v.id, encodeBlock(v.value)])
-    const bytes = encodeCanonical([VERSION, state.height, state.round, state.step, state.lockedRound, value(state.lockedValue), state.validRound, value(state.validValue)])
+    const votes: CborValue = state.polVotes.map((v) => [v.kind === 'prevote' ? 1 : 2, v.height, v.round, v.valueId, v.signer, v.timestampMs, v.signature])
+    const bytes = encodeCanonical([VERSION, state.height, state.round, state.step, state.lockedRound, value(state.lockedValue), state.validRound, value(state.validValue), votes])
     await this.level.put(ROUND_KEY, bytes, { sync: true } as object)
   }
 
   async loadRoundState(): Promise<PersistedRoundState<Block> | undefined> {
     const bytes = await this.level.get(ROUND_KEY)
     if (bytes === undefined) return undefined
-    const [version, height, round, step, lockedRound, lockedValue, validRound, validValue] = decodeCanonical(bytes, 4 * 1024 * 1024, 'round state') as unknown[]
+    const [version, height, round, step, lockedRound, lockedValue, validRound, validValue, votes] = decodeCanonical(bytes, 4 * 1024 * 1024, 'round state') as unknown[]
     if (version !== VERSION) throw new ProtocolError('unsupported_version', `round state version ${String(version)}`)
     const value = (v: unknown): { id: string; value: Block } | null => {
       if (v === null) return null
@@ -59,6 +60,15 @@ export class ConsensusPersistence {
       lockedValue: value(lockedValue),
       validRound: validRound as number,
       validValue: value(validValue),
+      polVotes: (votes as unknown[][]).map(([kind, h, r, valueId, signer, timestampMs, signature]) => ({
+        kind: kind === 1 ? 'prevote' : 'precommit',
+        height: h as number,
+        round: r as number,
+        valueId: valueId as string | null,
+        signer: signer as number,
+        timestampMs: timestampMs as number,
+        signature: signature as Uint8Array,
+      })),
     }
   }
 

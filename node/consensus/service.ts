@@ -15,11 +15,13 @@ import {
 import {
   blockHash,
   decodeEnvelope,
+  decodeProposal,
   decodeVote,
   encodeEnvelope,
   encodeProposal,
   encodeRebroadcast,
   encodeVote,
+  MAX_REBROADCAST_ENVELOPES,
   MessageKind,
   signEnvelope,
   VoteType,
@@ -153,7 +155,11 @@ export class ConsensusService {
       this.engine = new ConsensusEngine<Block>(this.params(), round)
       this.heightStartedAt = Date.now()
       logger.info({ height: round.height, round: round.round, step: round.step }, 'consensus resumed from persisted round state')
-      this.enqueue(() => this.perform(this.engine.resume()))
+      this.enqueue(async () => {
+        // Peers never send us our own votes: the engine must count the ones we signed before the crash.
+        for (const bytes of this.ownEnvelopes) await this.feedOwn(decodeEnvelope(bytes))
+        await this.perform(this.engine.resume())
+      })
     } else {
       this.scheduleStartGate()
     }
@@ -254,6 +260,27 @@ export class ConsensusService {
           signature: envelope.signature,
         },
       })
+    })
+  }
+
+  private async feedOwn(envelope: SignedEnvelope): Promise<void> {
+    if (envelope.kind === MessageKind.Vote) {
+      await this.input({ type: 'vote', vote: toSignedVote(decodeVote(envelope.payload), envelope) })
+      return
+    }
+    const proposal = decodeProposal(envelope.payload)
+    await this.input({
+      type: 'proposal',
+      valid: (await this.opts.app.validateBlock(proposal.block)).ok,
+      proposal: {
+        height: proposal.height,
+        round: proposal.round,
+        polRound: proposal.polRound,
+        valueId: bytesToHex(blockHash(proposal.block.header)),
+        value: proposal.block,
+        signer: envelope.signer,
+        signature: envelope.signature,
+      },
     })
   }
 
@@ -450,9 +477,25 @@ export class ConsensusService {
     const key = `${this.engine.height}/${this.engine.round}/${this.engine.step}`
     const stuck = key === this.lastRebroadcastKey
     this.lastRebroadcastKey = key
-    if (!stuck || this.ownEnvelopes.length === 0 || this.ownHeight !== this.opts.app.height + 1) return
-    const payload = encodeRebroadcast({ timestampMs: Date.now(), envelopes: this.ownEnvelopes })
-    void this.opts.network.broadcast(MessageKind.Rebroadcast, payload)
+    if (!stuck || this.engine.height !== this.opts.app.height + 1) return
+    const own = this.ownHeight === this.engine.height ? this.ownEnvelopes : []
+    // The prevotes behind our lock: peers that lost them in a crash could never follow it otherwise.
+    const pol = this.engine.roundState().polVotes.filter((v) => v.signer !== this.opts.self.index).map((v) => this.voteEnvelope(v))
+    const envelopes = [...own, ...pol].slice(0, MAX_REBROADCAST_ENVELOPES)
+    if (envelopes.length === 0) return
+    void this.opts.network.broadcast(MessageKind.Rebroadcast, encodeRebroadcast({ timestampMs: Date.now(), envelopes }))
+  }
+
+  /** The envelope a guardian signed for `vote` (votes are canonical, so it is byte-identical). */
+  private voteEnvelope(vote: SignedVote): Uint8Array {
+    const payload = encodeVote({
+      type: vote.kind === 'prevote' ? VoteType.Prevote : VoteType.Precommit,
+      height: vote.height,
+      round: vote.round,
+      blockHash: vote.valueId === null ? null : hexToBytes(vote.valueId),
+      timestampMs: vote.timestampMs,
+    })
+    return encodeEnvelope({ kind: MessageKind.Vote, guardianSetIndex: this.opts.genesis.guardianSetIndex, signer: vote.signer, payload, signature: vote.signature })
   }
 
   private async checkSync(): Promise<void> {

@@ -138,7 +138,11 @@ export class GossipValidator {
     return accept(envelope, signer, { kind: MessageKind.Heartbeat, heartbeat })
   }
 
-  /** Each wrapped message must be the sender's own proposal or vote, signed and well formed. */
+  /**
+   * Each wrapped message must be signed and well formed: the sender's own proposal or votes,
+   * or other guardians' prevotes (the proof of a lock the sender holds, which peers that crashed
+   * may have lost).
+   */
   private acceptRebroadcast(envelope: SignedEnvelope, signer: GuardianInfo): GossipVerdict {
     const messages: ConsensusMessage[] = []
     for (const bytes of decodeRebroadcast(envelope.payload).envelopes) {
@@ -146,7 +150,9 @@ export class GossipValidator {
       if (inner.kind !== MessageKind.Proposal && inner.kind !== MessageKind.Vote) {
         return refuse('wrong_kind', `rebroadcast carries kind ${inner.kind}`, signer)
       }
-      if (inner.signer !== envelope.signer) return refuse('identity_mismatch', `rebroadcast by ${signer.name} carries another guardian's message`, signer)
+      if (inner.kind === MessageKind.Proposal && inner.signer !== envelope.signer) {
+        return refuse('identity_mismatch', `rebroadcast by ${signer.name} carries another guardian's proposal`, signer)
+      }
       verifyEnvelope(this.opts.networkId, this.opts.guardians, inner)
       messages.push(consensusMessage(inner))
     }
