@@ -9,6 +9,7 @@ import {
   type Evidence,
   type Input,
   type LastSigned,
+  type SignedProposal,
   type SignedVote,
   type TimeoutParams,
 } from '../../consensus/index.js'
@@ -30,6 +31,7 @@ import {
   type Genesis,
   type GuardianInfo,
   type GuardianSet,
+  type Proposal,
   type SignedEnvelope,
   type Vote,
 } from '../../protocol/index.js'
@@ -250,15 +252,7 @@ export class ConsensusService {
       await this.input({
         type: 'proposal',
         valid: validation.ok,
-        proposal: {
-          height: proposal.height,
-          round: proposal.round,
-          polRound: proposal.polRound,
-          valueId: bytesToHex(blockHash(proposal.block.header)),
-          value: proposal.block,
-          signer: envelope.signer,
-          signature: envelope.signature,
-        },
+        proposal: toSignedProposal(proposal, envelope),
       })
     })
   }
@@ -272,15 +266,7 @@ export class ConsensusService {
     await this.input({
       type: 'proposal',
       valid: (await this.opts.app.validateBlock(proposal.block)).ok,
-      proposal: {
-        height: proposal.height,
-        round: proposal.round,
-        polRound: proposal.polRound,
-        valueId: bytesToHex(blockHash(proposal.block.header)),
-        value: proposal.block,
-        signer: envelope.signer,
-        signature: envelope.signature,
-      },
+      proposal: toSignedProposal(proposal, envelope),
     })
   }
 
@@ -577,6 +563,18 @@ function toSignedVote(vote: Vote, envelope: SignedEnvelope): SignedVote {
     valueId: vote.blockHash === null ? null : bytesToHex(vote.blockHash),
     signer: envelope.signer,
     timestampMs: vote.timestampMs,
+    signature: envelope.signature,
+  }
+}
+
+function toSignedProposal(proposal: Proposal, envelope: SignedEnvelope): SignedProposal<Block> {
+  return {
+    height: proposal.height,
+    round: proposal.round,
+    polRound: proposal.polRound,
+    valueId: bytesToHex(blockHash(proposal.block.header)),
+    value: proposal.block,
+    signer: envelope.signer,
     signature: envelope.signature,
   }
 }
