@@ -20,8 +20,9 @@ const TIMEOUT_PROPOSE_MS = 1000
 /**
  * Round-0 propose timeout of the sync network. While one guardian is down it is the proposer of
  * every 5th height, and each of those waits out the propose timeout: ~1.5 s per such height at
- * the default, so 300 heights would take ~100 s. The guardians cannot change it while running,
- * and restarting the other four mid-run can stall them (see the report), hence a second network.
+ * the default, so 300 heights would take ~100 s. A guardian reads it at start only, and
+ * restarting the other four would be another scenario (a crash of the whole quorum), hence a
+ * second network for the sync phase.
  */
 const SYNC_TIMEOUT_PROPOSE_MS = 200
 const WARMUP_HEIGHTS = 5

@@ -160,7 +160,7 @@ export class ConsensusService {
       this.enqueue(async () => {
         // Peers never send us our own votes: the engine must count the ones we signed before the crash.
         for (const bytes of this.ownEnvelopes) await this.feedOwn(decodeEnvelope(bytes))
-        await this.perform(this.engine.resume())
+        await this.run(this.engine.resume())
       })
     } else {
       this.scheduleStartGate()
@@ -282,13 +282,25 @@ export class ConsensusService {
     })
   }
 
+  /**
+   * Hands `input` to the engine and performs the effects. Inputs that effects produce (our own
+   * value, proposal and votes, fed back) wait in `followUps` until the current effect list is
+   * done: handled inline, a nested step's newer round state would be written before the outer
+   * list's older one, and the disk could end up without the lock (amnesia).
+   */
   private async input(input: Input<Block>): Promise<void> {
-    await this.perform(this.engine.handle(input))
+    await this.run(this.engine.handle(input))
+  }
+
+  private async run(effects: readonly Effect<Block>[]): Promise<void> {
+    const followUps: Input<Block>[] = []
+    await this.perform(effects, followUps)
+    while (followUps.length > 0 && !this.stopped) await this.perform(this.engine.handle(followUps.shift()!), followUps)
   }
 
   // ---- effects --------------------------------------------------------------------------
 
-  private async perform(effects: readonly Effect<Block>[]): Promise<void> {
+  private async perform(effects: readonly Effect<Block>[], followUps: Input<Block>[]): Promise<void> {
     for (const effect of effects) {
       if (this.stopped) return
       switch (effect.type) {
@@ -302,7 +314,7 @@ export class ConsensusService {
             lastCommit: this.lastCommit,
             candidates: this.mempool.candidates(this.opts.maxBlockTxs ?? 500),
           })
-          await this.input({ type: 'value', height: effect.height, round: effect.round, valueId: bytesToHex(blockHash(block.header)), value: block })
+          followUps.push({ type: 'value', height: effect.height, round: effect.round, valueId: bytesToHex(blockHash(block.header)), value: block })
           break
         }
         case 'sign_proposal': {
@@ -311,7 +323,7 @@ export class ConsensusService {
             encodeProposal({ height: proposal.height, round: proposal.round, polRound: proposal.polRound, block: proposal.value }),
           )
           if (envelope === undefined) break
-          await this.input({ type: 'proposal', valid: true, proposal: { ...proposal, signer: envelope.signer, signature: envelope.signature } })
+          followUps.push({ type: 'proposal', valid: true, proposal: { ...proposal, signer: envelope.signer, signature: envelope.signature } })
           break
         }
         case 'sign_vote': {
@@ -328,7 +340,7 @@ export class ConsensusService {
             }),
           )
           if (envelope === undefined) break
-          await this.input({ type: 'vote', vote: toSignedVote(decodeVote(envelope.payload), envelope) })
+          followUps.push({ type: 'vote', vote: toSignedVote(decodeVote(envelope.payload), envelope) })
           break
         }
         case 'schedule_timeout': {
