@@ -17,7 +17,6 @@ import {
   txHash,
   txRoot,
   verifyCertificate,
-  verifyCommittedBlock,
   ZERO_HASH,
   type Block,
   type BlockHeader,
@@ -79,6 +78,7 @@ export const MAX_BLOCK_TX_BYTES = 768 * 1024
 const SPECULATIVE_CACHE_SIZE = 4
 /** Transactions whose signature was already checked (mempool → proposal → validation). */
 const VERIFIED_CACHE_SIZE = 10_000
+const VERIFIED_CERTIFICATES = 64
 const MAX_LIST_LIMIT = 1000
 const CURSOR = /^\d{16}\/[a-z_]+\/[A-Za-z0-9:._-]+$/
 
@@ -131,6 +131,7 @@ export class GuardianApplication {
   private head: Head
   private readonly speculative = new Map<string, Execution>()
   private readonly verified = new Map<string, VerifiedTx>()
+  private readonly verifiedCertificates = new Set<string>()
   /** Serialises proposeBlock, validateBlock and commitBlock. */
   private queue: Promise<unknown> = Promise.resolve()
   private closed = false
@@ -296,7 +297,7 @@ export class GuardianApplication {
   commitBlock(block: Block, certificate: Certificate): Promise<void> {
     return this.exclusive(async () => {
       try {
-        verifyCommittedBlock(this.networkId, this.guardians, block, certificate)
+        this.verifyCertificateOnce(certificate, block.header.height, blockHash(block.header))
       } catch (err) {
         if (err instanceof ProtocolError) throw new AppError('bad_certificate', `commitBlock: ${err.message}`, { cause: err })
         throw err
@@ -431,6 +432,19 @@ export class GuardianApplication {
     return result
   }
 
+  /**
+   * verifyCertificate, remembering what passed: the certificate that commits height h is checked
+   * again as the lastCommit of every proposal for h + 1, and 2f+1 signature checks per height
+   * are worth saving.
+   */
+  private verifyCertificateOnce(cert: Certificate, height: number, hash: Uint8Array): void {
+    const key = `${bytesToHex(certificateHash(cert))}/${height}/${bytesToHex(hash)}`
+    if (this.verifiedCertificates.has(key)) return
+    verifyCertificate(this.networkId, this.guardians, cert, { height, blockHash: hash })
+    this.verifiedCertificates.add(key)
+    if (this.verifiedCertificates.size > VERIFIED_CERTIFICATES) this.verifiedCertificates.delete(this.verifiedCertificates.values().next().value!)
+  }
+
   /** BFT time of the block at `height` on top of `head` (lastCommit already checked). */
   private blockTime(head: Head, height: number, lastCommit: Certificate | null): number {
     if (height === 1 || lastCommit === null) return this.genesisTime
@@ -442,7 +456,7 @@ export class GuardianApplication {
     if (height === 1) return lastCommit === null ? null : 'a block at height 1 has no lastCommit'
     if (lastCommit === null) return `a block at height ${height} needs the certificate of height ${height - 1}`
     try {
-      verifyCertificate(this.networkId, this.guardians, lastCommit, { height: height - 1, blockHash: head.blockHash })
+      this.verifyCertificateOnce(lastCommit, height - 1, head.blockHash)
     } catch (err) {
       if (err instanceof ProtocolError) return `lastCommit: ${err.message}`
       throw err

@@ -348,7 +348,7 @@ describe('a running node', () => {
     expect(result.code, result.stderr).toBe(0)
     const lines = result.stdout.trimEnd().split('\n')
     expect(lines[0]).toMatch(/^guardian-0\s+12D3KooW\w+\s+v\S+\s+network ubtc-local/)
-    expect(lines[1]).toMatch(/^height \d+(?: \(syncing\))?  state root [0-9a-f]{64}$/)
+    expect(lines[1]).toMatch(/^height \d+(?: \(syncing\))? {2}state root [0-9a-f]{64}$/)
     expect(lines[2]).toMatch(/^GUARDIAN\s+STATE\s+HEARTBEAT\s+HEIGHT\s+PEER ID$/)
     expect(lines[3]).toMatch(/^guardian-1\s+DISCONNECTED\s+-\s+-\s+12D3KooW\w+$/)
   })

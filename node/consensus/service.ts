@@ -432,7 +432,7 @@ export class ConsensusService {
     this.mempool.removeCommitted(block.txs)
     this.metrics.height.set(this.opts.app.height)
     this.metrics.committedTxs.inc(block.txs.length)
-    void this.mempool.recheck(async (tx) => (await this.opts.app.checkTx(tx)).ok).then(() => this.metrics.mempoolSize.set(this.mempool.size))
+    this.recheckMempool()
     this.scheduleStartGate()
     for (const listener of this.commitListeners) {
       try {
@@ -441,6 +441,25 @@ export class ConsensusService {
         this.opts.logger.error({ err }, 'commit listener failed')
       }
     }
+  }
+
+  private rechecking = false
+
+  /**
+   * Drops mempool transactions the new state made invalid (e.g. votes on a decided operation).
+   * One pass at a time: passes that overlap only repeat work, and the proposer skips invalid
+   * candidates anyway.
+   */
+  private recheckMempool(): void {
+    if (this.rechecking || this.mempool.size === 0) return
+    this.rechecking = true
+    void this.mempool
+      .recheck(async (tx) => this.stopped || (await this.opts.app.checkTx(tx)).ok)
+      .catch((err: unknown) => this.opts.logger.warn({ err }, 'mempool recheck failed'))
+      .finally(() => {
+        this.rechecking = false
+        this.metrics.mempoolSize.set(this.mempool.size)
+      })
   }
 
   // ---- start-of-height gate -------------------------------------------------------------
