@@ -1,3 +1,3 @@
 export { StoreError, type StoreErrorCode } from './errors.js'
 export { LevelNodeStore } from './level-store.js'
-export type { HeartbeatRecord, NodeStore, PeerRecord } from './types.js'
+export type { ChainCursorRecord, HeartbeatRecord, NodeStore, PeerRecord } from './types.js'

@@ -81,6 +81,22 @@ describe('LevelNodeStore', () => {
     expect(heartbeats.find((h) => h.guardian === 'guardian-2')?.height).toBe('7')
   })
 
+  it('keeps chain watcher cursors across close and reopen, per chain', async () => {
+    const path = join(dir, 'cursors')
+    const first = store(NETWORK_A, path)
+    await first.open()
+    expect(await first.loadCursor('ethereum')).toBeUndefined()
+    await first.saveCursor('ethereum', { height: 120, hash: '0xabc' })
+    await first.saveCursor('solana', { height: 9, hash: 'sig' })
+    await first.saveCursor('ethereum', { height: 121, hash: '0xdef' })
+    await first.close()
+    const again = store(NETWORK_A, path)
+    await again.open()
+    expect(await again.loadCursor('ethereum')).toEqual({ height: 121, hash: '0xdef' })
+    expect(await again.loadCursor('solana')).toEqual({ height: 9, hash: 'sig' })
+    await again.close()
+  })
+
   it('refuses a data dir of another network and leaves it untouched', async () => {
     const original = store(NETWORK_A)
     await original.open()

@@ -3,7 +3,7 @@ import { ClassicLevel } from 'classic-level'
 import type { AbstractSublevel } from 'abstract-level'
 import { bytesToHex } from '@noble/hashes/utils.js'
 import { StoreError } from './errors.js'
-import type { HeartbeatRecord, NodeStore, PeerRecord } from './types.js'
+import type { ChainCursorRecord, HeartbeatRecord, NodeStore, PeerRecord } from './types.js'
 
 const SCHEMA_VERSION = 1
 
@@ -20,6 +20,7 @@ export class LevelNodeStore implements NodeStore {
   private readonly meta: JsonLevel<string>
   private readonly peers: JsonLevel<PeerRecord>
   private readonly heartbeats: JsonLevel<HeartbeatRecord>
+  private readonly cursors: JsonLevel<ChainCursorRecord>
 
   constructor(
     private readonly dir: string,
@@ -29,6 +30,7 @@ export class LevelNodeStore implements NodeStore {
     this.meta = this.db.sublevel<string, string>('meta', { valueEncoding: 'json' })
     this.peers = this.db.sublevel<string, PeerRecord>('peers', { valueEncoding: 'json' })
     this.heartbeats = this.db.sublevel<string, HeartbeatRecord>('heartbeats', { valueEncoding: 'json' })
+    this.cursors = this.db.sublevel<string, ChainCursorRecord>('chain-cursors', { valueEncoding: 'json' })
   }
 
   /** The node's LevelDB, for modules that keep their own sublevels (application state, consensus). */
@@ -99,6 +101,17 @@ export class LevelNodeStore implements NodeStore {
   async listHeartbeats(): Promise<HeartbeatRecord[]> {
     this.assertOpen()
     return this.heartbeats.values().all()
+  }
+
+  async loadCursor(chain: string): Promise<ChainCursorRecord | undefined> {
+    this.assertOpen()
+    return this.cursors.get(chain)
+  }
+
+  /** Durable (sync): a watcher must not re-scan far back after a crash, nor skip ahead. */
+  async saveCursor(chain: string, cursor: ChainCursorRecord): Promise<void> {
+    this.assertOpen()
+    await this.db.batch([{ type: 'put', sublevel: this.cursors, key: chain, value: cursor }], { sync: true })
   }
 
   private assertOpen(): void {

@@ -21,6 +21,12 @@ export interface HeartbeatRecord {
   readonly receivedAt: number
 }
 
+/** How far a chain watcher has scanned (the chains module's ChainCursor, stored as is). */
+export interface ChainCursorRecord {
+  readonly height: number
+  readonly hash: string
+}
+
 /**
  * The node's own records. Consensus extends the store with its own sublevels (blocks,
  * certificates, state), so the LevelDB instance and its sublevels stay behind this interface.
@@ -35,4 +41,6 @@ export interface NodeStore {
   putHeartbeat(record: HeartbeatRecord): Promise<void>
   getHeartbeat(guardian: string): Promise<HeartbeatRecord | undefined>
   listHeartbeats(): Promise<HeartbeatRecord[]>
+  loadCursor(chain: string): Promise<ChainCursorRecord | undefined>
+  saveCursor(chain: string, cursor: ChainCursorRecord): Promise<void>
 }
