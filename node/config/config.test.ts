@@ -61,9 +61,23 @@ describe('loadConfig', () => {
       dataDir: path.join(dir, 'data', 'guardian-0'),
       api: { host: '127.0.0.1', port: 8500 },
       p2p: { listen: ['/ip4/127.0.0.1/tcp/8600'], peers: [], heartbeatIntervalMs: 2000, redialMinMs: 500, redialMaxMs: 30000 },
+      chains: { ethereum: { rpcUrls: [] }, polygon: { rpcUrls: [] }, arbitrum: { rpcUrls: [] }, bsc: { rpcUrls: [] }, solana: { rpcUrls: [] } },
       consensus: { emptyBlockIntervalMs: 5000, timeoutProposeMs: 1000 },
       log: { level: 'info' },
     })
+  })
+
+  it('reads chain RPC URLs from the file, env and flags, and refuses anything but http(s)/ws(s) URLs', async () => {
+    const file = await writeConfig({ ...minimal(), chains: { ethereum: { rpcUrls: ['http://127.0.0.1:8545', 'https://rpc.example.org/v1'] } } })
+    const cfg = await loadConfig(file, NO_ENV)
+    expect(cfg.chains.ethereum.rpcUrls).toEqual(['http://127.0.0.1:8545/', 'https://rpc.example.org/v1'])
+    const fromEnv = await loadConfig(file, { env: { UBTC_SOLANA_RPC_URLS: 'http://127.0.0.1:8899, http://127.0.0.1:8900' } })
+    expect(fromEnv.chains.solana.rpcUrls).toEqual(['http://127.0.0.1:8899/', 'http://127.0.0.1:8900/'])
+    const fromFlag = await loadConfig(file, { env: {}, flags: { 'polygon-rpc-urls': 'http://127.0.0.1:9545' } })
+    expect(fromFlag.chains.polygon.rpcUrls).toEqual(['http://127.0.0.1:9545/'])
+    await expect(loadConfig(file, { env: {}, flags: { 'bsc-rpc-urls': 'ftp://x' } })).rejects.toThrow(/each chains.bsc.rpcUrls entry must be an http\(s\) or ws\(s\) URL/)
+    const typo = await writeConfig({ ...minimal(), chains: { etherum: { rpcUrls: [] } } })
+    await expect(loadConfig(typo, NO_ENV)).rejects.toThrow(/unknown key "chains.etherum/)
     expect(cfg.passphraseFile).toBeUndefined()
     expect(Object.isFrozen(cfg)).toBe(true)
     expect(Object.isFrozen(cfg.api)).toBe(true)

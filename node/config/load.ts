@@ -1,3 +1,4 @@
+import { CHAIN_NAMES } from '../../protocol/index.js'
 import { readFile, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -110,6 +111,7 @@ export async function parseConfig(
       redialMinMs: num('p2p.redialMinMs'),
       redialMaxMs: num('p2p.redialMaxMs'),
     }),
+    chains: Object.freeze(Object.fromEntries(CHAIN_NAMES.map((chain) => [chain, Object.freeze({ rpcUrls: list(`chains.${chain}.rpcUrls`) })]))) as NodeConfig['chains'],
     consensus: Object.freeze({ emptyBlockIntervalMs: num('consensus.emptyBlockIntervalMs'), timeoutProposeMs: num('consensus.timeoutProposeMs') }),
     log: Object.freeze({ level: str('log.level') as LogLevel }),
   })
@@ -271,6 +273,19 @@ function convert(setting: ConfigSetting, value: unknown, fromString: boolean, so
       }
       if (setting.multiaddr === 'listen' && items.length === 0) return fail('at least one multiaddr', value)
       return Object.freeze(items.map((item) => checkMultiaddr(setting, item, fail)))
+    }
+    case 'urls': {
+      const items: unknown[] = fromString ? (value as string).split(',').map((s) => s.trim()).filter((s) => s !== '') : Array.isArray(value) ? value : [value]
+      return Object.freeze(
+        items.map((item) => {
+          if (typeof item !== 'string' || !/^(https?|wss?):\/\//.test(item)) return fail('an http(s) or ws(s) URL', item, `each ${setting.key} entry`)
+          try {
+            return new URL(item).toString()
+          } catch {
+            return fail('a valid URL', item, `each ${setting.key} entry`)
+          }
+        }),
+      )
     }
   }
 }

@@ -1,9 +1,11 @@
+import { CHAIN_NAMES, type ChainName } from '../../protocol/index.js'
+
 /** Declarative list of node settings: drives parsing, env/flag overrides and `ubtc node --help`. */
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace'
 export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace']
 
-export type ConfigSettingType = 'string' | 'path' | 'port' | 'integer' | 'multiaddrs' | 'loglevel'
+export type ConfigSettingType = 'string' | 'path' | 'port' | 'integer' | 'multiaddrs' | 'loglevel' | 'urls'
 
 export interface ConfigSetting {
   /** Dotted key as it appears in the config file, e.g. 'api.port'. */
@@ -50,6 +52,15 @@ export const CONFIG_SETTINGS: readonly ConfigSetting[] = Object.freeze([
     required: false, default: 500, min: 50, max: 60_000, description: 'Initial peer redial backoff (ms)' },
   { key: 'p2p.redialMaxMs', env: 'UBTC_REDIAL_MAX_MS', flag: 'redial-max-ms', type: 'integer',
     required: false, default: 30_000, min: 100, max: 600_000, description: 'Maximum peer redial backoff (ms), >= redial-min-ms' },
+  ...CHAIN_NAMES.map((chain) => ({
+    key: `chains.${chain}.rpcUrls`,
+    env: `UBTC_${chain.toUpperCase()}_RPC_URLS`,
+    flag: `${chain}-rpc-urls`,
+    type: 'urls' as const,
+    required: false,
+    default: [],
+    description: `${chain} JSON-RPC endpoints, tried in order (comma-separated in env/flag); none: ${chain} is not watched`,
+  })),
   { key: 'consensus.emptyBlockIntervalMs', env: 'UBTC_EMPTY_BLOCK_INTERVAL_MS', flag: 'empty-block-interval-ms', type: 'integer',
     required: false, default: 5000, min: 0, max: 3_600_000,
     description: 'Commit an empty block after this long without transactions (0: only blocks with transactions)' },
@@ -74,6 +85,7 @@ export interface NodeConfig {
     readonly redialMinMs: number
     readonly redialMaxMs: number
   }
+  readonly chains: Readonly<Record<ChainName, { readonly rpcUrls: readonly string[] }>>
   readonly consensus: { readonly emptyBlockIntervalMs: number; readonly timeoutProposeMs: number }
   readonly log: { readonly level: LogLevel }
 }
