@@ -3,3 +3,5 @@ export { LocalTestnet, TestnetError, UBTC_BIN, type LocalTestnetOptions, type Te
 export { formatLogLine } from './log-format.js'
 export { findFreeBasePort, portIsFree } from './ports.js'
 export { InProcessNetwork, type InProcessGuardian, type InProcessNetworkOptions } from './in-process.js'
+export { anvilBinary, startAnvil, type AnvilInstance, type StartAnvilOptions } from './anvil.js'
+export { SolanaDevChain, startSolanaDevRpc, type SolanaDevRpc, type SolanaDevRpcOptions } from './solana-rpc/index.js'
