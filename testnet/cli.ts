@@ -4,15 +4,19 @@ import { join, resolve } from 'node:path'
 import { parseFlags, positiveInteger, table } from '../node/cli/index.js'
 import { TESTNET_MAX_GUARDIANS } from '../node/setup/index.js'
 import { formatLogLine } from './log-format.js'
+import { DEV_EVM_PAYMENT_ADDRESS, DEV_SOLANA_PAYMENT_ADDRESS, startDevChains } from './dev-chains.js'
 import { LocalTestnet } from './local-testnet.js'
 
-export const TESTNET_HELP = `ubtc testnet [--guardians N] [--dir DIR] [--base-port P] [--fresh] [--check] [--timeout-s S]
+export const TESTNET_HELP = `ubtc testnet [--guardians N] [--dir DIR] [--base-port P] [--fresh] [--check] [--timeout-s S] [--no-chains]
 
 Starts a local network: writes a testnet into DIR (default ./.testnet; reused if present,
 --fresh replaces it), starts each guardian as its own process on 127.0.0.1, waits until
 every guardian sees all others, prints a table of names, API URLs and peer ids, then
 streams their logs until Ctrl-C. Guardian i serves its API on P+i and libp2p on P+100+i
 (defaults: N = 5, P = 8500).
+
+Local chains start with it: two anvil EVM chains (ethereum, polygon) and a Solana dev RPC
+on litesvm, whose URLs are printed; --no-chains leaves them out.
 
 --check   start, verify, print one JSON line and exit 0 (all connected) or 1; uses a fresh
           temporary folder unless --dir is given.`
@@ -25,6 +29,7 @@ export async function testnetCommand(argv: readonly string[], out: (line: string
     fresh: { type: 'boolean' },
     check: { type: 'boolean' },
     'timeout-s': { type: 'string' },
+    'no-chains': { type: 'boolean' },
   })
   const n = positiveInteger(flags.guardians, 'guardians', 5, TESTNET_MAX_GUARDIANS)
   const basePort = positiveInteger(flags['base-port'], 'base-port', 8500, 65_535)
@@ -35,18 +40,24 @@ export async function testnetCommand(argv: readonly string[], out: (line: string
   const logs: string[] = []
   const started = Date.now()
 
+  const chains = flags['no-chains'] === true ? undefined : await startDevChains()
   const testnet = await LocalTestnet.create({
+    ...(chains !== undefined ? { chains } : {}),
     dir,
     guardians: n,
     basePort,
     fresh: flags.fresh === true,
     onLog: (guardian, line) => (check ? logs.push(formatLogLine(guardian, line)) : out(formatLogLine(guardian.padEnd(11), line))),
+  }).catch(async (err: unknown) => {
+    await chains?.stop()
+    throw err
   })
   let stopping = false
   const shutdown = async (): Promise<void> => {
     if (stopping) return
     stopping = true
     await testnet.stopAll()
+    await chains?.stop()
     if (tempDir !== undefined) await rm(tempDir, { recursive: true, force: true })
   }
   const onSignal = (): void => void shutdown().then(() => process.exit(0))
@@ -71,6 +82,10 @@ export async function testnetCommand(argv: readonly string[], out: (line: string
     }
     out('')
     out(table([['GUARDIAN', 'API', 'P2P', 'PEER ID'], ...testnet.guardians.map((g) => [g.name, g.apiUrl, `/ip4/127.0.0.1/tcp/${g.p2pPort}`, g.peerId])]))
+    if (chains !== undefined) {
+      out('')
+      out(table([['CHAIN', 'RPC', 'PAYMENT ADDRESS'], ['ethereum', chains.ethereum.url, DEV_EVM_PAYMENT_ADDRESS], ['polygon', chains.polygon.url, DEV_EVM_PAYMENT_ADDRESS], ['solana', chains.solana.url, DEV_SOLANA_PAYMENT_ADDRESS]]))
+    }
     out(`\nall ${n} guardians connected; testnet folder ${dir}; Ctrl-C stops the network\n`)
     await new Promise<never>(() => {})
     return 0

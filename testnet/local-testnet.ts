@@ -6,6 +6,7 @@ import type { StatusView } from '../api/index.js'
 import { loadGenesis } from '../node/guardian/index.js'
 import { guardianName, initTestnet } from '../node/setup/index.js'
 import { PROJECT_ROOT } from '../node/version.js'
+import { devChainConfigs, type DevChains } from './dev-chains.js'
 import { CodedError } from '../protocol/index.js'
 
 /** The local network could not be set up or did not come up. */
@@ -27,6 +28,8 @@ export interface LocalTestnetOptions {
   readonly onLog?: (guardian: string, line: string) => void
   /** Extra environment for the guardian processes. */
   readonly env?: NodeJS.ProcessEnv
+  /** Local chains the guardians watch (written into a new testnet's genesis, passed as RPC flags). */
+  readonly chains?: DevChains
 }
 
 export interface TestnetGuardian {
@@ -55,7 +58,7 @@ export class LocalTestnet {
     if (opts.fresh === true) await rm(opts.dir, { recursive: true, force: true })
     const genesisFile = join(opts.dir, 'genesis.json')
     const hasTestnet = await access(genesisFile).then(() => true, () => false)
-    if (!hasTestnet) await initTestnet({ dir: opts.dir, guardians: opts.guardians, basePort: opts.basePort })
+    if (!hasTestnet) await initTestnet({ dir: opts.dir, guardians: opts.guardians, basePort: opts.basePort, ...(opts.chains !== undefined ? { chains: devChainConfigs() } : {}) })
     const genesis = await loadGenesis(genesisFile)
     if (genesis.guardians.length !== opts.guardians) {
       throw new TestnetError('mismatch', `testnet in ${opts.dir} has ${genesis.guardians.length} guardians, not ${opts.guardians} (use --fresh to replace it)`)
@@ -82,7 +85,13 @@ export class LocalTestnet {
     const peers = this.guardians.filter((o) => o.index !== index).map((o) => `/ip4/127.0.0.1/tcp/${o.p2pPort}/p2p/${o.peerId}`)
     const child = spawn(
       process.execPath,
-      [UBTC_BIN, 'node', '--config', g.configFile, '--api-port', String(this.opts.basePort + index), '--p2p-listen', `/ip4/127.0.0.1/tcp/${g.p2pPort}`, '--p2p-peers', peers.join(',')],
+      [
+        UBTC_BIN, 'node', '--config', g.configFile,
+        '--api-port', String(this.opts.basePort + index),
+        '--p2p-listen', `/ip4/127.0.0.1/tcp/${g.p2pPort}`,
+        '--p2p-peers', peers.join(','),
+        ...(this.opts.chains?.nodeFlags ?? []),
+      ],
       // Own process group: a terminal Ctrl-C reaches only this supervisor, which then stops
       // each guardian once and waits for its clean shutdown.
       { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...this.opts.env }, detached: true },

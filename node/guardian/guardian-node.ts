@@ -11,6 +11,8 @@ import { readKeystore, readPassphrase } from '../keystore/index.js'
 import { GuardianNetwork, NetworkMetrics } from '../network/index.js'
 import { LevelNodeStore, type NodeStore } from '../store/index.js'
 import { NODE_VERSION } from '../version.js'
+import type { ChainWatcher } from '../watchers/index.js'
+import { chainWatchers } from './chain-watchers.js'
 import { StartupError } from './errors.js'
 import { loadGenesis } from './load-genesis.js'
 
@@ -35,6 +37,7 @@ export class GuardianNode implements NodeApiSource {
     private readonly app: GuardianApplication,
     private readonly network: GuardianNetwork,
     private readonly consensus: ConsensusService,
+    private readonly watchers: readonly ChainWatcher[],
     private api: ApiServer | undefined,
     private readonly logger: Logger,
   ) {
@@ -97,10 +100,12 @@ export class GuardianNode implements NodeApiSource {
       timeouts: timeoutsFrom(config.consensus.timeoutProposeMs),
       emptyBlockIntervalMs: config.consensus.emptyBlockIntervalMs,
     })
-    const node = new GuardianNode(genesis, self, store, app, network, consensus, undefined, log)
+    const watchers = chainWatchers({ genesis, config, self, votePrivateKey: keys.votePrivateKey, store, submitTx: (tx) => consensus.submitTx(tx), registry, logger: log.child({ module: 'chains' }) })
+    const node = new GuardianNode(genesis, self, store, app, network, consensus, watchers, undefined, log)
     try {
       await network.start()
       await consensus.start()
+      for (const watcher of watchers) watcher.start()
       node.api = await createApiServer({ host: config.api.host, port: config.api.port, logger: log.child({ module: 'api' }), registry, source: node, version: NODE_VERSION })
       const apiUrl = await node.api.listen()
       log.info({ api: apiUrl, peerId: self.peerId, network: genesis.network, guardians: guardians.size }, 'guardian node started')
@@ -113,6 +118,7 @@ export class GuardianNode implements NodeApiSource {
 
   async stop(): Promise<void> {
     await this.api?.close()
+    await Promise.all(this.watchers.map((w) => w.stop()))
     await this.consensus.stop()
     await this.network.stop()
     await this.app.close()

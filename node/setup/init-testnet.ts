@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { access, mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js'
-import { CodedError, DEFAULT_OPERATION_TTL_MS, genesisToJson, maxFaulty, parseGenesis, voteAddress, type Genesis, type Operation } from '../../protocol/index.js'
+import { CodedError, DEFAULT_OPERATION_TTL_MS, genesisToJson, maxFaulty, parseGenesis, voteAddress, type ChainConfig, type ChainName, type Genesis, type Operation } from '../../protocol/index.js'
 import { generateGuardianKeys, TESTNET_KDF, writeKeystore, type KeystorePublic } from '../keystore/index.js'
 
 export interface InitTestnetOptions {
@@ -13,6 +13,8 @@ export interface InitTestnetOptions {
   readonly network?: string
   /** Replace an existing testnet in `dir`. */
   readonly force?: boolean
+  /** Chains the guardians watch (genesis part; RPC URLs are node settings). */
+  readonly chains?: Partial<Record<ChainName, ChainConfig>>
 }
 
 export interface TestnetGuardianFiles {
@@ -45,7 +47,7 @@ export function guardianName(index: number): string {
 }
 
 /** A local-network genesis for guardians with these public keys, named guardian-0… in order. */
-export function testnetGenesis(members: readonly KeystorePublic[], network = 'ubtc-local'): Genesis {
+export function testnetGenesis(members: readonly KeystorePublic[], network = 'ubtc-local', chains: Partial<Record<ChainName, ChainConfig>> = {}): Genesis {
   return parseGenesis(
     genesisToJson({
       network,
@@ -56,7 +58,7 @@ export function testnetGenesis(members: readonly KeystorePublic[], network = 'ub
         return { index, name: guardianName(index), votePublicKey, address: voteAddress(votePublicKey), peerId: pub.peerId }
       }),
       thresholds: testnetThresholds(members.length),
-      chains: {},
+      chains,
       oracles: [],
       bitcoinNetwork: 'regtest',
       operationTtlMs: DEFAULT_OPERATION_TTL_MS,
@@ -90,7 +92,7 @@ export async function initTestnet(opts: InitTestnetOptions): Promise<TestnetLayo
     members.push({ files: { name, dir, configFile: join(dir, 'config.json'), apiPort: opts.basePort + i, p2pPort: opts.basePort + 100 + i, peerId: pub.peerId }, pub })
   }
 
-  const genesis = testnetGenesis(members.map((m) => m.pub), opts.network)
+  const genesis = testnetGenesis(members.map((m) => m.pub), opts.network, opts.chains)
   await writeFile(genesisFile, `${JSON.stringify(genesisToJson(genesis), null, 2)}\n`)
 
   for (const { files } of members) {

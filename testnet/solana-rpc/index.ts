@@ -1,0 +1,1 @@
+export { SolanaDevChain, startSolanaDevRpc, type SolanaDevRpc, type SolanaDevRpcOptions } from './dev-rpc.js'
