@@ -3,6 +3,7 @@ export { createApiServer } from './server.js'
 export { ApiError, type ApiErrorCode } from './errors.js'
 export { blockView, certificateView } from './routes/blocks.js'
 export { operationItem, parseOperationKey, type OperationItem } from './routes/operations.js'
+export { validationItem, type ValidationItem } from './routes/validations.js'
 export type {
   ApiServer,
   ApiServerOptions,
@@ -20,4 +21,9 @@ export type {
   Readiness,
   StatusView,
   SubmitTxResult,
+  ValidationObservationView,
+  ValidationsPage,
+  ValidationsQuery,
+  ValidationView,
+  ValidationViewStatus,
 } from './types.js'

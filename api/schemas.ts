@@ -1,4 +1,4 @@
-import { MAX_OPERATION_ID_BYTES, MAX_TX_BYTES, OPERATIONS } from '../protocol/index.js'
+import { CHAIN_NAMES, MAX_OPERATION_ID_BYTES, MAX_TX_BYTES, OPERATIONS } from '../protocol/index.js'
 
 // JSON schemas for every route. Fastify uses the response schemas to serialize (dropping
 // anything not listed, so internals can't leak by accident) and @fastify/swagger turns
@@ -287,6 +287,108 @@ export const operationSchema = {
     required: ['id'],
   },
   response: { 200: operationViewSchema, 400: errorSchema, 404: errorSchema, 500: errorSchema },
+} as const
+
+const VALIDATION_STATUSES = ['pending', 'approved', 'rejected', 'delayed', 'expired'] as const
+const CHAIN_STRING = '^[A-Za-z0-9]{1,128}$'
+const isoOrNull = { ...nullable('string'), format: 'date-time' } as const
+
+export const validationViewSchema = {
+  type: 'object',
+  description: 'A payment validation agreed by the guardians',
+  properties: {
+    id: { type: 'string', pattern: '^[0-9a-f]{64}$', description: 'hex keccak256(utf8(chain + ":" + txHash))' },
+    chain: { type: 'string', enum: CHAIN_NAMES },
+    txHash: { type: 'string' },
+    fromAddress: { type: 'string' },
+    amount: { type: 'string', pattern: '^[0-9]+$', description: "Decimal, in the chain's base unit (wei, lamports)" },
+    message: { ...nullable('string'), description: 'The payment message as UTF-8 text; null if it is not valid UTF-8' },
+    status: { type: 'string', enum: VALIDATION_STATUSES },
+    reason: {
+      ...nullable('string'),
+      description: 'wrong_recipient, below_minimum, empty_message, invalid_utf8, message_too_long, unknown_chain (rejected) or rate_limited (delayed)',
+    },
+    observations: {
+      type: 'array',
+      description: 'Guardians that observed the content the validation is about',
+      items: {
+        type: 'object',
+        properties: { guardian: { type: 'string' }, signature: { type: 'string', description: 'Envelope signature, hex' } },
+        required: ['guardian', 'signature'],
+        additionalProperties: false,
+      },
+    },
+    conflicting: {
+      type: 'array',
+      description: 'Observations of another content (evidence; not counted)',
+      items: {
+        type: 'object',
+        properties: { guardian: { type: 'string' }, observationHash: { type: 'string' } },
+        required: ['guardian', 'observationHash'],
+        additionalProperties: false,
+      },
+    },
+    bitcoinSignature: { ...nullable('string'), description: 'Not yet produced: null' },
+    bitcoinAddress: { ...nullable('string'), description: 'Not yet produced: null' },
+    createdAt: { type: 'string', format: 'date-time' },
+    processedAt: isoOrNull,
+  },
+  required: ['id', 'chain', 'txHash', 'fromAddress', 'amount', 'message', 'status', 'reason', 'observations', 'conflicting', 'bitcoinSignature', 'bitcoinAddress', 'createdAt', 'processedAt'],
+  additionalProperties: false,
+} as const
+
+export const validationsSchema = {
+  tags: ['validations'],
+  summary: 'Payment validations, newest first, filtered and paged',
+  querystring: {
+    type: 'object',
+    properties: {
+      chain: { type: 'string', enum: CHAIN_NAMES },
+      status: { type: 'string', enum: VALIDATION_STATUSES },
+      from: { type: 'string', pattern: CHAIN_STRING, description: 'Sender address' },
+      limit: { type: 'integer', minimum: 1, maximum: 100, default: 50 },
+      cursor: { type: 'string', pattern: '^[0-9]{16}/[0-9a-f]{64}$', description: 'nextCursor of the previous page' },
+    },
+    additionalProperties: false,
+  },
+  response: {
+    200: {
+      type: 'object',
+      properties: {
+        items: { type: 'array', items: validationViewSchema },
+        nextCursor: { ...nullable('string'), description: 'Cursor of the next page; null on the last' },
+      },
+      required: ['items', 'nextCursor'],
+      additionalProperties: false,
+    },
+    400: errorSchema,
+    500: errorSchema,
+  },
+} as const
+
+export const validationSchema = {
+  tags: ['validations'],
+  summary: 'One payment validation by id',
+  params: {
+    type: 'object',
+    properties: { id: { type: 'string', pattern: '^[0-9a-f]{64}$', description: 'hex keccak256(utf8(chain + ":" + txHash))' } },
+    required: ['id'],
+  },
+  response: { 200: validationViewSchema, 400: errorSchema, 404: errorSchema, 500: errorSchema },
+} as const
+
+export const validationByTxSchema = {
+  tags: ['validations'],
+  summary: 'The payment validation of a source-chain transaction',
+  params: {
+    type: 'object',
+    properties: {
+      chain: { type: 'string', enum: CHAIN_NAMES },
+      txHash: { type: 'string', pattern: CHAIN_STRING, description: 'As the chain writes it (lower-case 0x hex on EVM chains)' },
+    },
+    required: ['chain', 'txHash'],
+  },
+  response: { 200: validationViewSchema, 400: errorSchema, 404: errorSchema, 500: errorSchema },
 } as const
 
 export const submitTxSchema = {

@@ -8,6 +8,7 @@ import { instrumentRequests, registerMetricsRoute } from './routes/metrics.js'
 import { registerOperationRoutes } from './routes/operations.js'
 import { registerStatusRoute } from './routes/status.js'
 import { registerTxRoute } from './routes/tx.js'
+import { registerValidationRoutes } from './routes/validations.js'
 import type { ApiServer, ApiServerOptions } from './types.js'
 
 // The only body is POST /v1/tx: a hex transaction of at most ~33 KiB in JSON. Keep the limit small.
@@ -74,6 +75,7 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
   registerStatusRoute(app, opts.source)
   registerBlockRoutes(app, opts.source)
   registerOperationRoutes(app, opts.source)
+  registerValidationRoutes(app, opts.source)
   registerTxRoute(app, opts.source)
   registerMetricsRoute(app, opts.registry)
 

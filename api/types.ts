@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
-import type { Block, Certificate, Operation } from '../protocol/index.js'
+import type { Block, Certificate, ChainName, Operation } from '../protocol/index.js'
 
 /** One guardian peer as seen from this node. */
 export interface PeerStatusView {
@@ -84,6 +84,51 @@ export interface OperationsPage {
   readonly nextCursor: string | null
 }
 
+export type ValidationViewStatus = 'pending' | 'approved' | 'rejected' | 'delayed' | 'expired'
+
+export interface ValidationObservationView {
+  /** Guardian index. */
+  readonly guardian: number
+  readonly observationHash: string
+  /** Hex of the guardian's envelope signature over the observation. */
+  readonly signature: string
+}
+
+/**
+ * A payment validation as the node keeps it (node/app ValidationRecord, which the API must not
+ * import; the node passes its records through, extra fields are ignored).
+ */
+export interface ValidationView {
+  readonly id: string
+  readonly chain: ChainName
+  readonly txHash: string
+  readonly fromAddress: string
+  readonly amount: string
+  /** UTF-8 text of the message, null if it is not valid UTF-8. */
+  readonly messageText: string | null
+  readonly status: ValidationViewStatus
+  readonly reason: string | null
+  readonly observations: readonly ValidationObservationView[]
+  readonly conflicting: readonly ValidationObservationView[]
+  readonly createdAtMs: number
+  readonly processedAtMs: number | null
+}
+
+export interface ValidationsQuery {
+  readonly chain?: ChainName
+  readonly status?: ValidationViewStatus
+  /** Sender address (case-insensitive on EVM chains). */
+  readonly from?: string
+  /** 1..100. */
+  readonly limit: number
+  readonly cursor?: string
+}
+
+export interface ValidationsPage {
+  readonly items: readonly ValidationView[]
+  readonly nextCursor: string | null
+}
+
 /** A committed block and the certificate (2f+1 precommits) that committed it. */
 export interface CommittedBlock {
   readonly block: Block
@@ -100,6 +145,11 @@ export interface NodeApiSource extends NodeStatusSource {
   latestHeight(): number
   operation(operation: Operation, operationId: string): Promise<OperationView | undefined>
   operations(query: OperationsQuery): Promise<OperationsPage>
+  /** The committed validation with this id (protocol validationId), undefined if none. */
+  validation(id: string): Promise<ValidationView | undefined>
+  validations(query: ValidationsQuery): Promise<ValidationsPage>
+  /** The genesis name of the guardian at `index`. */
+  guardianName(index: number): string | undefined
   /**
    * Validates an encoded signed Tx envelope and adds it to the mempool. `hash` is the
    * transaction hash (hex); `code` is a stable snake_case reason, e.g. bad_signature.

@@ -92,6 +92,20 @@ describe('parseGenesis', () => {
     expect(hex(g)).toBe(hex(parseGenesis({ ...d, bitcoinNetwork: 'regtest', chains: {}, oracles: [] })))
   })
 
+  it('parses validationRateLimitPerHour (default 20, 1..100000) into the hash', () => {
+    const g = parseGenesis(doc())
+    expect(g.validationRateLimitPerHour).toBe(20)
+    expect(hex(parseGenesis({ ...doc(), validationRateLimitPerHour: 20 }))).toBe(hex(g))
+    const five = parseGenesis({ ...doc(), validationRateLimitPerHour: 5 })
+    expect(five.validationRateLimitPerHour).toBe(5)
+    expect(hex(five)).not.toBe(hex(g))
+    expect(genesisToJson(five).validationRateLimitPerHour).toBe(5)
+    expect(parseGenesis({ ...doc(), validationRateLimitPerHour: 100_000 }).validationRateLimitPerHour).toBe(100_000)
+    for (const bad of [0, 100_001, 1.5, '5']) {
+      expect(() => parseGenesis({ ...doc(), validationRateLimitPerHour: bad })).toThrow(/validationRateLimitPerHour/)
+    }
+  })
+
   it('round-trips through genesisToJson with the same hash', () => {
     const g = parseGenesis(doc())
     const again = parseGenesis(JSON.parse(JSON.stringify(genesisToJson(g))))

@@ -59,18 +59,21 @@ export interface Genesis {
   readonly bitcoinNetwork: BitcoinNetwork
   /** How long a guardian_consensus operation stays pending before it expires (block time). */
   readonly operationTtlMs: number
+  /** Most payment validations approved per (chain, sender) in a rolling hour of block time; more are delayed. */
+  readonly validationRateLimitPerHour: number
   /** keccak256 of the canonical encoding; the network id that every signature is bound to. */
   readonly hash: Uint8Array
 }
 
 export const MAX_GUARDIANS = 64
 export const DEFAULT_OPERATION_TTL_MS = 3_600_000
+export const DEFAULT_VALIDATION_RATE_LIMIT_PER_HOUR = 20
 const MAX_NAME_BYTES = 64
 
 /** Parses and validates a genesis document (the JSON form in genesis.json). */
 export function parseGenesis(json: unknown): Genesis {
   const doc = object(json, 'genesis')
-  allowKeys(doc, 'genesis', ['network', 'genesisTime', 'guardianSetIndex', 'guardians', 'thresholds', 'chains', 'oracles', 'bitcoinNetwork', 'operationTtlMs'])
+  allowKeys(doc, 'genesis', ['network', 'genesisTime', 'guardianSetIndex', 'guardians', 'thresholds', 'chains', 'oracles', 'bitcoinNetwork', 'operationTtlMs', 'validationRateLimitPerHour'])
   const network = name(doc.network, 'genesis.network')
   const genesisTime = string(doc.genesisTime, 'genesis.genesisTime')
   if (Number.isNaN(Date.parse(genesisTime))) fail('genesis.genesisTime: expected an ISO-8601 time')
@@ -108,12 +111,19 @@ export function parseGenesis(json: unknown): Genesis {
 
   const bitcoinNetwork = oneOf(doc.bitcoinNetwork ?? 'regtest', BITCOIN_NETWORKS, 'genesis.bitcoinNetwork')
   const operationTtlMs = doc.operationTtlMs === undefined ? DEFAULT_OPERATION_TTL_MS : integer(doc.operationTtlMs, 'genesis.operationTtlMs', 1000, 365 * 24 * 3600 * 1000)
-  const body = { network, genesisTime, guardianSetIndex, guardians, thresholds, chains, oracles, bitcoinNetwork, operationTtlMs }
+  const validationRateLimitPerHour =
+    doc.validationRateLimitPerHour === undefined
+      ? DEFAULT_VALIDATION_RATE_LIMIT_PER_HOUR
+      : integer(doc.validationRateLimitPerHour, 'genesis.validationRateLimitPerHour', 1, 100_000)
+  const body = { network, genesisTime, guardianSetIndex, guardians, thresholds, chains, oracles, bitcoinNetwork, operationTtlMs, validationRateLimitPerHour }
   return { ...body, hash: genesisHash(body) }
 }
 
-/** The JSON form of a genesis, as written to genesis.json. */
-export function genesisToJson(genesis: Omit<Genesis, 'hash'>): Record<string, unknown> {
+/**
+ * The JSON form of a genesis, as written to genesis.json. validationRateLimitPerHour may be
+ * left out of the input (default {@link DEFAULT_VALIDATION_RATE_LIMIT_PER_HOUR}); the output always has it.
+ */
+export function genesisToJson(genesis: Omit<Genesis, 'hash' | 'validationRateLimitPerHour'> & { readonly validationRateLimitPerHour?: number }): Record<string, unknown> {
   return {
     network: genesis.network,
     genesisTime: genesis.genesisTime,
@@ -124,6 +134,7 @@ export function genesisToJson(genesis: Omit<Genesis, 'hash'>): Record<string, un
     oracles: genesis.oracles.map((o) => ({ ...o })),
     bitcoinNetwork: genesis.bitcoinNetwork,
     operationTtlMs: genesis.operationTtlMs,
+    validationRateLimitPerHour: genesis.validationRateLimitPerHour ?? DEFAULT_VALIDATION_RATE_LIMIT_PER_HOUR,
   }
 }
 

@@ -17,6 +17,7 @@ export {
   BITCOIN_NETWORKS,
   CHAIN_NAMES,
   DEFAULT_OPERATION_TTL_MS,
+  DEFAULT_VALIDATION_RATE_LIMIT_PER_HOUR,
   GuardianSet,
   MAX_GUARDIANS,
   OPERATIONS,
@@ -74,7 +75,21 @@ export {
   type Vote,
 } from './consensus-messages.js'
 export { medianTime, precommitDigest, verifyCertificate, verifyCommittedBlock } from './certificate.js'
-export { MAX_OPERATION_ID_BYTES, TxType, decodeTx, encodeTx, type Decision, type GuardianVoteTx, type Transaction } from './tx.js'
+export {
+  MAX_AMOUNT,
+  MAX_CHAIN_STRING_BYTES,
+  MAX_OBSERVATION_MESSAGE_BYTES,
+  MAX_OPERATION_ID_BYTES,
+  TxType,
+  decodeTx,
+  encodeTx,
+  observationHash,
+  validationId,
+  type Decision,
+  type GuardianVoteTx,
+  type ObservationTx,
+  type Transaction,
+} from './tx.js'
 export { MAX_REBROADCAST_ENVELOPES, decodeRebroadcast, encodeRebroadcast, type Rebroadcast } from './rebroadcast.js'
 export {
   MAX_SYNC_BLOCKS,

@@ -11,7 +11,7 @@ import {
   type Block,
   type Certificate,
 } from '../../protocol/index.js'
-import type { NodeApiSource, OperationView, Readiness, StatusView } from '../types.js'
+import type { NodeApiSource, OperationView, Readiness, StatusView, ValidationView } from '../types.js'
 
 export const STATUS: StatusView = {
   guardian: 'guardian-0',
@@ -101,6 +101,24 @@ export const OPERATION: OperationView = {
   createdHeight: 10,
 }
 
+export const VALIDATION: ValidationView = {
+  id: 'aa'.repeat(32),
+  chain: 'ethereum',
+  txHash: '0x' + '1a'.repeat(32),
+  fromAddress: '0x' + 'cd'.repeat(20),
+  amount: '1000000000000000000',
+  messageText: 'bc1qdestination',
+  status: 'approved',
+  reason: null,
+  observations: [
+    { guardian: 0, observationHash: 'bb'.repeat(32), signature: '01'.repeat(65) },
+    { guardian: 2, observationHash: 'bb'.repeat(32), signature: '02'.repeat(65) },
+  ],
+  conflicting: [{ guardian: 1, observationHash: 'cc'.repeat(32), signature: '03'.repeat(65) }],
+  createdAtMs: 1_700_000_000_000,
+  processedAtMs: 1_700_000_060_000,
+}
+
 /** A NodeApiSource over plain data; each method can be overridden. */
 export function fakeSource(overrides: Partial<NodeApiSource> = {}): NodeApiSource {
   const committed = sampleCommittedBlock(7)
@@ -111,6 +129,9 @@ export function fakeSource(overrides: Partial<NodeApiSource> = {}): NodeApiSourc
     block: async (height) => (height === 7 ? committed : undefined),
     operation: async (operation, operationId) => (operation === OPERATION.operation && operationId === OPERATION.operationId ? OPERATION : undefined),
     operations: async () => ({ items: [OPERATION], nextCursor: null }),
+    validation: async (id) => (id === VALIDATION.id ? VALIDATION : undefined),
+    validations: async () => ({ items: [VALIDATION], nextCursor: null }),
+    guardianName: (index) => (index < 5 ? `guardian-${index}` : undefined),
     submitTx: async () => ({ ok: true, hash: '00'.repeat(32) }),
     ...overrides,
   }

@@ -22,12 +22,25 @@ import {
   type BlockHeader,
   type Certificate,
   type Genesis,
+  type ChainName,
   type Operation,
+  CHAIN_NAMES,
 } from '../../protocol/index.js'
 import { AppError } from './errors.js'
 import { applyTx, beginBlock, checkTx, verifyTx, type BlockContext, type ExecutionParams, type VerifiedTx, type VerifyResult } from './execute.js'
-import { copyRecord, OPERATION_STATUSES, type AuditEntry, type OperationRecord, type OperationStatus } from './records.js'
-import { AppState, genesisTimeMs, type OperationChange } from './state.js'
+import {
+  copyRecord,
+  copyValidation,
+  OPERATION_STATUSES,
+  VALIDATION_STATUSES,
+  type AuditEntry,
+  type OperationRecord,
+  type OperationStatus,
+  type ValidationRecord,
+  type ValidationStatus,
+} from './records.js'
+import { AppState, genesisTimeMs, type OperationChange, type ValidationChange } from './state.js'
+import { senderOf } from './validation.js'
 import { TrieDb, type AppDb, type BinarySublevel, type SublevelOp } from './trie-db.js'
 
 /**
@@ -48,6 +61,11 @@ import { TrieDb, type AppDb, type BinarySublevel, type SublevelOp } from './trie
  *                a/<order>, o/<op>/<order>,
  *                s/<status>/<order>, os/<op>/<status>/<order> → [op, id]
  *              where <order> = <createdHeight, 16 digits>/<op>/<id>
+ *   validations-index  the validation index for listings (derived from the state, like ops-index):
+ *                r/<id>                                 → ValidationRecord
+ *                i/<chain|->/<status|->/<from|->/<order> → id   (all 8 filter combinations)
+ *              where <order> = <createdHeight, 16 digits>/<id> and <from> is the sender as
+ *              rate-limited (lower case on EVM chains)
  * A commit writes the block's new trie nodes, the block, its certificate, the index updates
  * and the new head in ONE `db.batch(ops, { sync: true })`: after a crash the node is either
  * at h−1 or at h, never in between, and replaying the commit of h is a no-op.
@@ -81,6 +99,9 @@ const VERIFIED_CACHE_SIZE = 10_000
 const VERIFIED_CERTIFICATES = 64
 const MAX_LIST_LIMIT = 1000
 const CURSOR = /^\d{16}\/[a-z_]+\/[A-Za-z0-9:._-]+$/
+const VALIDATION_CURSOR = /^\d{16}\/[0-9a-f]{64}$/
+const VALIDATION_ID = /^[0-9a-f]{64}$/
+const ADDRESS = /^[A-Za-z0-9]{1,128}$/
 
 interface Head {
   readonly height: number
@@ -102,6 +123,7 @@ interface Execution {
   readonly stateRoot: Uint8Array
   readonly trieOps: readonly SublevelOp[]
   readonly changes: readonly OperationChange[]
+  readonly validationChanges: readonly ValidationChange[]
 }
 
 /** classic-level's `sync` (fsync before the batch resolves); sublevels pass it to their parent. */
@@ -128,6 +150,7 @@ export class GuardianApplication {
   private readonly certs: BinarySublevel
   private readonly meta: JsonSublevel
   private readonly index: JsonSublevel
+  private readonly vindex: JsonSublevel
   private head: Head
   private readonly speculative = new Map<string, Execution>()
   private readonly verified = new Map<string, VerifiedTx>()
@@ -140,7 +163,7 @@ export class GuardianApplication {
     private readonly db: AppDb,
     genesis: Genesis,
     networkId: Uint8Array,
-    stores: { trie: TrieDb; blocks: BinarySublevel; certs: BinarySublevel; meta: JsonSublevel; index: JsonSublevel },
+    stores: { trie: TrieDb; blocks: BinarySublevel; certs: BinarySublevel; meta: JsonSublevel; index: JsonSublevel; vindex: JsonSublevel },
     head: Head,
   ) {
     this.genesis = genesis
@@ -153,6 +176,7 @@ export class GuardianApplication {
     this.certs = stores.certs
     this.meta = stores.meta
     this.index = stores.index
+    this.vindex = stores.vindex
     this.head = head
   }
 
@@ -166,6 +190,7 @@ export class GuardianApplication {
       certs: db.sublevel<string, Uint8Array>('certs', { valueEncoding: 'view' }),
       meta: db.sublevel<string, unknown>('app-meta', { valueEncoding: 'json' }),
       index: db.sublevel<string, unknown>('ops-index', { valueEncoding: 'json' }),
+      vindex: db.sublevel<string, unknown>('validations-index', { valueEncoding: 'json' }),
     }
     const genesisHex = bytesToHex(genesis.hash)
     const network = await stores.meta.get('network')
@@ -251,7 +276,7 @@ export class GuardianApplication {
 
       const fork = this.trie.fork()
       const state = await AppState.at(fork, head.stateRoot)
-      await beginBlock(state, ctx)
+      await beginBlock(state, this.params, ctx)
       const txs: Uint8Array[] = []
       const seen = new Set<string>()
       let bytes = 0
@@ -276,7 +301,7 @@ export class GuardianApplication {
         txRoot: txRoot(txs),
         stateRoot,
       }
-      this.remember(blockHash(header), { height: opts.height, stateRoot, trieOps: fork.takeOps(), changes: state.operationChanges() })
+      this.remember(blockHash(header), { height: opts.height, stateRoot, trieOps: fork.takeOps(), changes: state.operationChanges(), validationChanges: state.validationChanges() })
       return { header, txs, lastCommit: opts.lastCommit }
     })
   }
@@ -324,6 +349,7 @@ export class GuardianApplication {
         { type: 'put', sublevel: this.blocks, key: heightKey(height), value: encodeBlock(block) },
         { type: 'put', sublevel: this.certs, key: heightKey(height), value: encodeCertificate(certificate) },
         ...this.indexOps(execution.changes),
+        ...this.validationIndexOps(execution.validationChanges),
         { type: 'put', sublevel: this.meta, key: 'head', value: storedHead(next) },
       ]
       await this.db.batch(ops, SYNC)
@@ -372,6 +398,44 @@ export class GuardianApplication {
     const items = records.map((value, i) => {
       if (value === undefined) throw new AppError('corrupt_state', `ops-index: ${page[i]} has no record`)
       return value as OperationRecord
+    })
+    return { items, nextCursor: keys.length > limit ? orders[orders.length - 1]! : null }
+  }
+
+  /** The committed validation `id` (read from the state trie). */
+  async getValidation(id: string): Promise<ValidationRecord | undefined> {
+    this.assertOpen()
+    if (!VALIDATION_ID.test(id)) return undefined
+    const state = await AppState.at(this.trie.fork(), this.head.stateRoot)
+    const record = await state.getValidation(id)
+    return record === undefined ? undefined : copyValidation(record)
+  }
+
+  /**
+   * Committed validations, newest first (by creation height, then id), optionally of one chain,
+   * status and/or sender (`from`; case-insensitive on EVM chains), from the LevelDB validation
+   * index. `cursor` is the `nextCursor` of the previous page; `limit` is capped at 1000.
+   */
+  async listValidations(opts: { chain?: ChainName; status?: ValidationStatus; from?: string; limit: number; cursor?: string }): Promise<{ items: ValidationRecord[]; nextCursor: string | null }> {
+    this.assertOpen()
+    if (!Number.isInteger(opts.limit) || opts.limit < 1) throw new AppError('invalid_argument', `listValidations: limit must be a positive integer, got ${opts.limit}`)
+    if (opts.status !== undefined && !VALIDATION_STATUSES.includes(opts.status)) throw new AppError('invalid_argument', `listValidations: unknown status ${String(opts.status)}`)
+    if (opts.chain !== undefined && !CHAIN_NAMES.includes(opts.chain)) throw new AppError('invalid_argument', `listValidations: unknown chain ${String(opts.chain)}`)
+    if (opts.from !== undefined && !ADDRESS.test(opts.from)) throw new AppError('invalid_argument', 'listValidations: malformed from address')
+    if (opts.cursor !== undefined && !VALIDATION_CURSOR.test(opts.cursor)) throw new AppError('invalid_argument', 'listValidations: malformed cursor')
+    const limit = Math.min(opts.limit, MAX_LIST_LIMIT)
+    // Without a chain, a 0x-hex sender can only be an EVM address: lower-case it as the index does.
+    const from = opts.from === undefined ? undefined : opts.chain !== undefined ? senderOf(opts.chain, opts.from).from : /^0x[0-9a-fA-F]{40}$/.test(opts.from) ? opts.from.toLowerCase() : opts.from
+    const prefix = validationPrefix(opts.chain, opts.status, from)
+    const keys = await this.vindex
+      .keys({ gt: prefix, lt: opts.cursor === undefined ? `${prefix}\xff` : `${prefix}${opts.cursor}`, reverse: true, limit: limit + 1 })
+      .all()
+    const page = keys.slice(0, limit)
+    const orders = page.map((key) => key.slice(prefix.length))
+    const records = await this.vindex.getMany(orders.map((order) => `r/${order.slice(order.indexOf('/') + 1)}`))
+    const items = records.map((value, i) => {
+      if (value === undefined) throw new AppError('corrupt_state', `validations-index: ${page[i]} has no record`)
+      return value as ValidationRecord
     })
     return { items, nextCursor: keys.length > limit ? orders[orders.length - 1]! : null }
   }
@@ -491,7 +555,7 @@ export class GuardianApplication {
     const ctx: BlockContext = { height: h.height, timeMs }
     const fork = this.trie.fork()
     const state = await AppState.at(fork, head.stateRoot)
-    await beginBlock(state, ctx)
+    await beginBlock(state, this.params, ctx)
     for (const [i, tx] of block.txs.entries()) {
       const result = this.verify(tx)
       if (!result.ok) return fail(`tx ${i}: ${result.code}: ${result.reason}`)
@@ -500,7 +564,7 @@ export class GuardianApplication {
     }
     const stateRoot = await state.flush()
     if (!equalBytes(stateRoot, h.stateRoot)) return fail(`stateRoot ${bytesToHex(h.stateRoot)}, execution gives ${bytesToHex(stateRoot)}`)
-    const execution: Execution = { height: h.height, stateRoot, trieOps: fork.takeOps(), changes: state.operationChanges() }
+    const execution: Execution = { height: h.height, stateRoot, trieOps: fork.takeOps(), changes: state.operationChanges(), validationChanges: state.validationChanges() }
     this.remember(hash, execution)
     return { ok: true, execution }
   }
@@ -510,6 +574,19 @@ export class GuardianApplication {
     this.speculative.delete(key)
     this.speculative.set(key, execution)
     while (this.speculative.size > SPECULATIVE_CACHE_SIZE) this.speculative.delete(this.speculative.keys().next().value!)
+  }
+
+  /** Validation index updates for the validations a block changed (status and, while pending, the leading sender may change). */
+  private validationIndexOps(changes: readonly ValidationChange[]): SublevelOp[] {
+    const ops: SublevelOp[] = []
+    for (const { before, after } of changes) {
+      ops.push({ type: 'put', sublevel: this.vindex, key: `r/${after.id}`, value: copyValidation(after) })
+      const old = new Set(before === undefined ? [] : validationKeys(before))
+      const now = new Set(validationKeys(after))
+      for (const key of old) if (!now.has(key)) ops.push({ type: 'del', sublevel: this.vindex, key })
+      for (const key of now) if (!old.has(key)) ops.push({ type: 'put', sublevel: this.vindex, key, value: after.id })
+    }
+    return ops
   }
 
   /** Operation index updates for the records a block changed. */
@@ -535,6 +612,23 @@ export class GuardianApplication {
     }
     return ops
   }
+}
+
+function validationPrefix(chain: ChainName | undefined, status: ValidationStatus | undefined, from: string | undefined): string {
+  return `i/${chain ?? '-'}/${status ?? '-'}/${from ?? '-'}/`
+}
+
+/** The index keys of a validation: one per filter combination. */
+function validationKeys(r: ValidationRecord): string[] {
+  const order = `${heightKey(r.createdHeight)}/${r.id}`
+  const from = senderOf(r.chain, r.fromAddress).from
+  const keys: string[] = []
+  for (const c of [r.chain, undefined]) {
+    for (const s of [r.status, undefined]) {
+      for (const f of [from, undefined]) keys.push(`${validationPrefix(c, s, f)}${order}`)
+    }
+  }
+  return keys
 }
 
 function indexPrefix(operation: Operation | undefined, status: OperationStatus | undefined): string {

@@ -15,6 +15,7 @@ import {
 } from '../../protocol/index.js'
 import type { OperationRecord } from './records.js'
 import type { AppState } from './state.js'
+import { applyObservation, beginValidationBlock, checkObservation } from './validation.js'
 
 /**
  * Execution of guardian_consensus transactions against an {@link AppState}. Deterministic: the
@@ -52,6 +53,8 @@ export interface ExecutionParams {
 export interface VerifiedTx {
   readonly hash: string
   readonly signer: number
+  /** The envelope signature (r ‖ s ‖ v). */
+  readonly signature: Uint8Array
   readonly tx: Transaction
 }
 
@@ -72,7 +75,7 @@ export function verifyTx(bytes: Uint8Array, networkId: Uint8Array, guardians: Gu
     if (envelope.kind !== MessageKind.Tx) return { ok: false, code: 'malformed', reason: `expected an envelope of kind Tx, got kind ${envelope.kind}` }
     verifyEnvelope(networkId, guardians, envelope)
     const tx = decodeTx(envelope.payload)
-    return { ok: true, verified: { hash, signer: envelope.signer, tx } }
+    return { ok: true, verified: { hash, signer: envelope.signer, signature: envelope.signature, tx } }
   } catch (err) {
     if (!(err instanceof ProtocolError)) throw err
     const code = err.code === 'unknown_signer' || err.code === 'bad_signature' ? err.code : 'malformed'
@@ -83,8 +86,9 @@ export function verifyTx(bytes: Uint8Array, networkId: Uint8Array, guardians: Gu
 /** Why `verified` cannot be executed on `state` now, or null if it can. Reads only. */
 export async function checkTx(state: AppState, verified: VerifiedTx): Promise<string | null> {
   const { tx, signer } = verified
-  if (tx.type !== TxType.GuardianVote) return `unknown transaction type ${String(tx.type)}`
+  if (tx.type !== TxType.GuardianVote && tx.type !== TxType.Observation) return `unknown transaction type ${String((tx as { type: unknown }).type)}`
   if ((await state.getGuardian(signer)) === undefined) return `signer ${signer} is not a guardian`
+  if (tx.type === TxType.Observation) return checkObservation(state, signer, tx)
   const record = await state.getOperation(tx.operation, tx.operationId)
   if (record === undefined) return null
   if (record.approvals.includes(signer) || record.rejections.includes(signer)) {
@@ -94,8 +98,16 @@ export async function checkTx(state: AppState, verified: VerifiedTx): Promise<st
   return null
 }
 
-/** Expires the pending operations whose time has come (block start, before any transaction). */
-export async function beginBlock(state: AppState, ctx: BlockContext): Promise<void> {
+/**
+ * Block start, before any transaction: expires the pending operations whose time has come, then
+ * the pending validations, and approves delayed validations whose sender has room (validation.ts).
+ */
+export async function beginBlock(state: AppState, params: ExecutionParams, ctx: BlockContext): Promise<void> {
+  await expireOperations(state, ctx)
+  await beginValidationBlock(state, params, ctx)
+}
+
+async function expireOperations(state: AppState, ctx: BlockContext): Promise<void> {
   for (;;) {
     const { head, tail } = await state.getPendingBounds()
     if (head === tail) return
@@ -119,7 +131,9 @@ export async function beginBlock(state: AppState, ctx: BlockContext): Promise<vo
 export async function applyTx(state: AppState, params: ExecutionParams, ctx: BlockContext, verified: VerifiedTx): Promise<string | null> {
   const reason = await checkTx(state, verified)
   if (reason !== null) return reason
-  await applyVote(state, params, ctx, verified.signer, verified.tx)
+  const { tx } = verified
+  if (tx.type === TxType.Observation) await applyObservation(state, params, ctx, verified.signer, verified.signature, tx)
+  else await applyVote(state, params, ctx, verified.signer, tx)
   return null
 }
 

@@ -1,18 +1,21 @@
 import { BranchMPTNode, createMPT, decodeMPTNode, decodeRawMPTNode, ExtensionMPTNode, type MerklePatriciaTrie, type NodeReferenceOrRawMPTNode } from '@ethereumjs/mpt'
 import { ValueEncoding } from '@ethereumjs/util'
 import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js'
-import { decodeCanonical, encodeCanonical, OPERATIONS, type Genesis, type Operation } from '../../protocol/index.js'
-import { readBytes, readString, readTuple, readUint } from '../../protocol/codec.js'
+import { CHAIN_NAMES, decodeCanonical, encodeCanonical, OPERATIONS, type ChainName, type Genesis, type Operation } from '../../protocol/index.js'
+import { readBytes, readString, readTuple, readUint, type CborValue } from '../../protocol/codec.js'
 import { AppError } from './errors.js'
 import {
   AUDIT_GENESIS_HASH,
   auditHash,
   decodeAuditEntry,
   decodeOperationRecord,
+  decodeValidationRecord,
   encodeAuditEntry,
   encodeOperationRecord,
+  encodeValidationRecord,
   type AuditEntry,
   type OperationRecord,
+  type ValidationRecord,
 } from './records.js'
 import type { TrieDb } from './trie-db.js'
 
@@ -29,6 +32,13 @@ import type { TrieDb } from './trie-db.js'
  *   audit/<seq>                 AuditEntry (records.ts)
  *   pending                     [1, head, tail]                      the expiry queue's bounds
  *   pending/<seq>               [1, expiresAtMs, operation, id]      head ≤ seq < tail
+ *   validation/<id>             ValidationRecord (records.ts)
+ *   vexpiry                     [1, head, tail]                      the validations' expiry queue (FIFO, as pending)
+ *   vexpiry/<seq>               [1, expiresAtMs, id]
+ *   vrate/<chain>/<from>        [1, [approval block times]]          the sender's approvals of the last hour
+ *   vdelayed/<chain>/<from>     [1, [id…]]                           the sender's delayed validations, FIFO
+ *   vdelayed                    [1, [[chain, from]…]]                senders with delayed validations, first delayed first
+ * (<from> is the sender address, lower-case on EVM chains.)
  *
  * The expiry queue is a FIFO: every operation gets expiresAtMs = creation block time +
  * genesis.operationTtlMs, block times strictly increase and the TTL is fixed, so entries are
@@ -70,6 +80,16 @@ export interface OperationChange {
   readonly after: OperationRecord
 }
 
+export interface ValidationChange {
+  readonly before: ValidationRecord | undefined
+  readonly after: ValidationRecord
+}
+
+export interface Sender {
+  readonly chain: ChainName
+  readonly from: string
+}
+
 export const stateKeys = {
   config: 'config',
   guardian: (index: number): string => `guardian/${index}`,
@@ -78,6 +98,12 @@ export const stateKeys = {
   audit: (seq: number): string => `audit/${seq}`,
   pending: 'pending',
   pendingEntry: (seq: number): string => `pending/${seq}`,
+  validation: (id: string): string => `validation/${id}`,
+  validationExpiry: 'vexpiry',
+  validationExpiryEntry: (seq: number): string => `vexpiry/${seq}`,
+  rate: (s: Sender): string => `vrate/${s.chain}/${s.from}`,
+  delayed: (s: Sender): string => `vdelayed/${s.chain}/${s.from}`,
+  delayedSenders: 'vdelayed',
 } as const
 
 const MAX_VALUE_BYTES = 64 * 1024
@@ -95,6 +121,7 @@ export class AppState {
   private readonly dirty = new Set<string>()
   private readonly changes = new Map<string, OperationChange>()
   private readonly appended: AuditEntry[] = []
+  private readonly vchanges = new Map<string, ValidationChange>()
 
   private constructor(
     private readonly trie: MerklePatriciaTrie,
@@ -266,7 +293,125 @@ export class AppState {
     this.write(stateKeys.pending, encodeCanonical([V, head + 1, tail]))
   }
 
+  // ─── payment validations ───────────────────────────────────────────────────
+
+  async getValidation(id: string): Promise<ValidationRecord | undefined> {
+    const bytes = await this.read(stateKeys.validation(id))
+    return bytes === null ? undefined : decodeValidationRecord(bytes)
+  }
+
+  putValidation(before: ValidationRecord | undefined, after: ValidationRecord): void {
+    const key = stateKeys.validation(after.id)
+    this.write(key, encodeValidationRecord(after))
+    const earlier = this.vchanges.get(key)
+    this.vchanges.set(key, { before: earlier === undefined ? before : earlier.before, after })
+  }
+
+  private async queueBounds(key: string): Promise<{ head: number; tail: number }> {
+    const t = await this.readTuple(key, 2)
+    if (t === undefined) return { head: 0, tail: 0 }
+    try {
+      const head = readUint(t[0], MAX_INT, 'head')
+      const tail = readUint(t[1], MAX_INT, 'tail')
+      if (head > tail) throw new Error('head beyond tail')
+      return { head, tail }
+    } catch (err) {
+      this.corrupt(key, err)
+    }
+  }
+
+  /** The head of the validations' expiry queue, or undefined if it is empty. */
+  async peekValidationExpiry(): Promise<{ expiresAtMs: number; id: string } | null | undefined> {
+    const { head, tail } = await this.queueBounds(stateKeys.validationExpiry)
+    if (head === tail) return undefined
+    const key = stateKeys.validationExpiryEntry(head)
+    const t = await this.readTuple(key, 2)
+    if (t === undefined) return null
+    try {
+      return { expiresAtMs: readUint(t[0], MAX_INT, 'expiresAtMs'), id: readString(t[1], 'id', 64) }
+    } catch (err) {
+      this.corrupt(key, err)
+    }
+  }
+
+  async pushValidationExpiry(expiresAtMs: number, id: string): Promise<void> {
+    const { head, tail } = await this.queueBounds(stateKeys.validationExpiry)
+    this.write(stateKeys.validationExpiryEntry(tail), encodeCanonical([V, expiresAtMs, id]))
+    this.write(stateKeys.validationExpiry, encodeCanonical([V, head, tail + 1]))
+  }
+
+  async popValidationExpiry(): Promise<void> {
+    const { head, tail } = await this.queueBounds(stateKeys.validationExpiry)
+    if (head === tail) return
+    this.write(stateKeys.validationExpiryEntry(head), null)
+    this.write(stateKeys.validationExpiry, encodeCanonical([V, head + 1, tail]))
+  }
+
+  private async readList(key: string): Promise<unknown[]> {
+    const t = await this.readTuple(key, 1)
+    if (t === undefined) return []
+    if (!Array.isArray(t[0])) this.corrupt(key, new Error('expected a list'))
+    return t[0] as unknown[]
+  }
+
+  private writeList(key: string, list: CborValue[]): void {
+    this.write(key, list.length === 0 ? null : encodeCanonical([V, list]))
+  }
+
+  /** Block times of the sender's approvals (as stored: the caller prunes). */
+  async getRateWindow(sender: Sender): Promise<number[]> {
+    const key = stateKeys.rate(sender)
+    try {
+      return (await this.readList(key)).map((v, i) => readUint(v, MAX_INT, `times[${i}]`))
+    } catch (err) {
+      this.corrupt(key, err)
+    }
+  }
+
+  putRateWindow(sender: Sender, times: readonly number[]): void {
+    this.writeList(stateKeys.rate(sender), [...times])
+  }
+
+  async getDelayed(sender: Sender): Promise<string[]> {
+    const key = stateKeys.delayed(sender)
+    try {
+      return (await this.readList(key)).map((v, i) => readString(v, `ids[${i}]`, 64))
+    } catch (err) {
+      this.corrupt(key, err)
+    }
+  }
+
+  putDelayed(sender: Sender, ids: readonly string[]): void {
+    this.writeList(stateKeys.delayed(sender), [...ids])
+  }
+
+  async getDelayedSenders(): Promise<Sender[]> {
+    const key = stateKeys.delayedSenders
+    try {
+      return (await this.readList(key)).map((v, i) => {
+        if (!Array.isArray(v) || v.length !== 2) throw new Error(`senders[${i}]: expected [chain, from]`)
+        const chain = v[0]
+        if (typeof chain !== 'string' || !(CHAIN_NAMES as readonly string[]).includes(chain)) throw new Error(`senders[${i}]: unknown chain`)
+        return { chain: chain as ChainName, from: readString(v[1], `senders[${i}].from`, 128) }
+      })
+    } catch (err) {
+      this.corrupt(key, err)
+    }
+  }
+
+  putDelayedSenders(senders: readonly Sender[]): void {
+    this.writeList(
+      stateKeys.delayedSenders,
+      senders.map((s) => [s.chain, s.from]),
+    )
+  }
+
   // ─── block results ─────────────────────────────────────────────────────────
+
+  /** Validation records changed since this AppState was opened, in key order. */
+  validationChanges(): ValidationChange[] {
+    return [...this.vchanges.keys()].sort().map((key) => this.vchanges.get(key)!)
+  }
 
   /** Operation records changed since this AppState was opened, in key order. */
   operationChanges(): OperationChange[] {

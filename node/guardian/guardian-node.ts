@@ -1,7 +1,7 @@
 import { bytesToHex } from '@noble/hashes/utils.js'
 import { Registry, collectDefaultMetrics } from 'prom-client'
 import type { Logger } from 'pino'
-import { createApiServer, type ApiServer, type NodeApiSource, type OperationView, type Readiness, type StatusView } from '../../api/index.js'
+import { createApiServer, type ApiServer, type NodeApiSource, type OperationView, type Readiness, type StatusView, type ValidationsPage, type ValidationsQuery, type ValidationView } from '../../api/index.js'
 import { GuardianSet, OPERATIONS, type Block, type Certificate, type Genesis, type GuardianInfo, type Operation } from '../../protocol/index.js'
 import type { TimeoutParams } from '../../consensus/index.js'
 import { GuardianApplication, OPERATION_STATUSES, type OperationStatus } from '../app/index.js'
@@ -175,6 +175,24 @@ export class GuardianNode implements NodeApiSource {
       ...(query.status !== undefined && isStatus(query.status) ? { status: query.status } : {}),
       ...(query.cursor !== undefined ? { cursor: query.cursor } : {}),
     })
+  }
+
+  validation(id: string): Promise<ValidationView | undefined> {
+    return this.app.getValidation(id)
+  }
+
+  validations(query: ValidationsQuery): Promise<ValidationsPage> {
+    return this.app.listValidations({
+      limit: query.limit,
+      ...(query.chain !== undefined ? { chain: query.chain } : {}),
+      ...(query.status !== undefined ? { status: query.status } : {}),
+      ...(query.from !== undefined ? { from: query.from } : {}),
+      ...(query.cursor !== undefined ? { cursor: query.cursor } : {}),
+    })
+  }
+
+  guardianName(index: number): string | undefined {
+    return this.guardians.at(index)?.name
   }
 
   submitTx(tx: Uint8Array): Promise<{ ok: true; hash: string } | { ok: false; code: string; reason: string }> {

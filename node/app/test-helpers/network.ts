@@ -17,6 +17,7 @@ import {
   type Certificate,
   type Decision,
   type Genesis,
+  type ObservationTx,
   type Operation,
 } from '../../../protocol/index.js'
 import { generateGuardianKeys, publicInfo, type GuardianKeys } from '../../keystore/index.js'
@@ -30,10 +31,12 @@ export interface TestNetwork {
 }
 
 /** A 5-guardian (by default) testnet genesis: thresholds validation 3, lp_liquidation 3, dlc_emergency 4. */
-export async function makeNetwork(opts: { guardians?: number; operationTtlMs?: number } = {}): Promise<TestNetwork> {
+export async function makeNetwork(opts: { guardians?: number; operationTtlMs?: number; genesis?: Record<string, unknown> } = {}): Promise<TestNetwork> {
   const keys = await Promise.all(Array.from({ length: opts.guardians ?? 5 }, () => generateGuardianKeys()))
   let genesis = testnetGenesis(keys.map(publicInfo))
-  if (opts.operationTtlMs !== undefined) genesis = parseGenesis({ ...genesisToJson(genesis), operationTtlMs: opts.operationTtlMs })
+  if (opts.operationTtlMs !== undefined || opts.genesis !== undefined) {
+    genesis = parseGenesis({ ...genesisToJson(genesis), ...(opts.operationTtlMs === undefined ? {} : { operationTtlMs: opts.operationTtlMs }), ...opts.genesis })
+  }
   return { genesis, keys, genesisTimeMs: Date.parse(genesis.genesisTime) }
 }
 
@@ -49,6 +52,12 @@ export function voteTx(
   const payload = encodeTx({ type: TxType.GuardianVote, operation, operationId, decision })
   const key = opts.signingKey ?? net.keys[signer]?.votePrivateKey ?? net.keys[0]!.votePrivateKey
   return encodeEnvelope(signEnvelope(net.genesis.hash, opts.kind ?? MessageKind.Tx, opts.setIndex ?? 0, signer, payload, key))
+}
+
+/** An encoded, signed Observation transaction. */
+export function observationTx(net: TestNetwork, signer: number, observation: Omit<ObservationTx, 'type'>): Uint8Array {
+  const payload = encodeTx({ type: TxType.Observation, ...observation })
+  return encodeEnvelope(signEnvelope(net.genesis.hash, MessageKind.Tx, 0, signer, payload, net.keys[signer]!.votePrivateKey))
 }
 
 /** A certificate for `block` signed by `signers` (default 0-3) with the given precommit timestamps. */

@@ -1,0 +1,110 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { address } from '@solana/kit'
+import { JsonRpcProvider, Wallet, hexlify, parseEther, toUtf8Bytes } from 'ethers'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { memoIx, SolanaTestClient, transferIx } from '../chains/solana/solana-test-helpers.js'
+import { validationId, type ChainName } from '../protocol/index.js'
+import { DEV_EVM_PAYMENT_ADDRESS, DEV_SOLANA_PAYMENT_ADDRESS, findFreeBasePort, LocalTestnet, startDevChains, type DevChains } from './index.js'
+
+const DEV_KEY = '0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80'
+
+interface ValidationView {
+  id: string
+  chain: string
+  txHash: string
+  status: string
+  reason: string | null
+  amount: string
+  message: string | null
+  observations: Array<{ guardian: string }>
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await probe()
+    if (value !== undefined) return value
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 200))
+  }
+}
+
+describe('payments on local chains become validations on every guardian', () => {
+  let dir: string
+  let chains: DevChains
+  let testnet: LocalTestnet
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ubtc-pay-'))
+    chains = await startDevChains()
+    testnet = await LocalTestnet.create({ dir, guardians: 5, basePort: await findFreeBasePort(5), chains })
+    testnet.startAll()
+    await testnet.waitAllConnected(90_000)
+  })
+
+  afterAll(async () => {
+    await testnet?.stopAll('SIGKILL')
+    await chains?.stop()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  /** Waits until every guardian's API shows validation `id` in a final status. */
+  async function decidedEverywhere(id: string): Promise<ValidationView[]> {
+    return Promise.all(
+      testnet.guardians.map((g) =>
+        until(`${g.name} to decide ${id}`, async () => {
+          const response = await fetch(`${g.apiUrl}/v1/validations/${id}`)
+          if (!response.ok) return undefined
+          const v = (await response.json()) as ValidationView
+          return v.status === 'pending' ? undefined : v
+        }),
+      ),
+    )
+  }
+
+  async function evmPay(chain: 'ethereum' | 'polygon', to: string, value: bigint, message: string): Promise<string> {
+    const provider = new JsonRpcProvider(chain === 'ethereum' ? chains.ethereum.url : chains.polygon.url, undefined, { cacheTimeout: -1 })
+    try {
+      const wallet = new Wallet(DEV_KEY, provider)
+      const tx = await wallet.sendTransaction({ to, value, data: message === '' ? '0x' : hexlify(toUtf8Bytes(message)) })
+      await tx.wait()
+      return tx.hash.toLowerCase()
+    } finally {
+      provider.destroy()
+    }
+  }
+
+  it('approves payments on ethereum, polygon and solana on every node', async () => {
+    const ethHash = await evmPay('ethereum', DEV_EVM_PAYMENT_ADDRESS, parseEther('0.01'), 'prove your reserves, ethereum')
+    const polHash = await evmPay('polygon', DEV_EVM_PAYMENT_ADDRESS, parseEther('0.01'), 'prove your reserves, polygon')
+    const solana = new SolanaTestClient(chains.solana.url)
+    const payer = await solana.fundedSigner()
+    const solSig = await solana.send(payer, [transferIx(payer, address(DEV_SOLANA_PAYMENT_ADDRESS), 2_000_000n), memoIx('prove your reserves, solana')])
+
+    const expected: Array<[ChainName, string, string]> = [
+      ['ethereum', ethHash, 'prove your reserves, ethereum'],
+      ['polygon', polHash, 'prove your reserves, polygon'],
+      ['solana', solSig, 'prove your reserves, solana'],
+    ]
+    for (const [chain, txHash, message] of expected) {
+      const views = await decidedEverywhere(validationId(chain, txHash))
+      for (const v of views) {
+        expect(v).toMatchObject({ chain, status: 'approved', reason: null, message })
+        expect(v.observations.length).toBeGreaterThanOrEqual(3)
+      }
+      const byTx = await fetch(`${testnet.guardian(0).apiUrl}/v1/validations/by-tx/${chain}/${txHash}`)
+      expect(byTx.status).toBe(200)
+    }
+  })
+
+  it('rejects a below-minimum payment with its reason; a transfer to another address creates nothing', async () => {
+    const elsewhere = await evmPay('ethereum', '0x000000000000000000000000000000000000dead', parseEther('0.01'), 'not for us')
+    const small = await evmPay('ethereum', DEV_EVM_PAYMENT_ADDRESS, 1000n, 'too small')
+    const views = await decidedEverywhere(validationId('ethereum', small))
+    for (const v of views) expect(v).toMatchObject({ status: 'rejected', reason: 'below_minimum' })
+    // Mined before `small`, so every watcher has scanned past it by now.
+    for (const g of testnet.guardians) expect((await fetch(`${g.apiUrl}/v1/validations/${validationId('ethereum', elsewhere)}`)).status).toBe(404)
+  })
+})
