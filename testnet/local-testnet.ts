@@ -78,8 +78,8 @@ export class LocalTestnet {
     for (const g of this.guardians) this.start(g.index)
   }
 
-  /** Starts guardian `index` as its own OS process. */
-  start(index: number): ChildProcess {
+  /** Starts guardian `index` as its own OS process; `extraFlags` override settings for this run (e.g. a broken RPC URL). */
+  start(index: number, extraFlags: readonly string[] = []): ChildProcess {
     const g = this.guardian(index)
     if (this.processes.has(index)) throw new TestnetError('already_running', `${g.name} is already running`)
     const peers = this.guardians.filter((o) => o.index !== index).map((o) => `/ip4/127.0.0.1/tcp/${o.p2pPort}/p2p/${o.peerId}`)
@@ -91,6 +91,7 @@ export class LocalTestnet {
         '--p2p-listen', `/ip4/127.0.0.1/tcp/${g.p2pPort}`,
         '--p2p-peers', peers.join(','),
         ...(this.opts.chains?.nodeFlags ?? []),
+        ...extraFlags,
       ],
       // Own process group: a terminal Ctrl-C reaches only this supervisor, which then stops
       // each guardian once and waits for its clean shutdown.

@@ -99,6 +99,41 @@ describe('payments on local chains become validations on every guardian', () => 
     }
   })
 
+  it('never approves a payment orphaned by a reorg before its confirmation depth', async () => {
+    const provider = new JsonRpcProvider(chains.ethereum.url, undefined, { cacheTimeout: -1 })
+    try {
+      // Stop the block timer so the reorg is deterministic: the payment gets one block, then that block is undone.
+      await provider.send('evm_setIntervalMining', [0])
+      const snapshot = (await provider.send('evm_snapshot', [])) as string
+      const wallet = new Wallet(DEV_KEY, provider)
+      const orphan = await wallet.sendTransaction({ to: DEV_EVM_PAYMENT_ADDRESS, value: parseEther('0.02'), data: hexlify(toUtf8Bytes('orphaned by a reorg')) })
+      await provider.send('evm_mine', [])
+      expect(await provider.getTransactionReceipt(orphan.hash)).not.toBeNull()
+      await provider.send('evm_revert', [snapshot])
+      await provider.send('evm_setIntervalMining', [1])
+      expect(await provider.getTransactionReceipt(orphan.hash)).toBeNull()
+      // A later payment is approved everywhere: every watcher has scanned past where the orphan was.
+      const later = await evmPay('ethereum', DEV_EVM_PAYMENT_ADDRESS, parseEther('0.01'), 'after the reorg')
+      for (const v of await decidedEverywhere(validationId('ethereum', later))) expect(v.status).toBe('approved')
+      for (const g of testnet.guardians) expect((await fetch(`${g.apiUrl}/v1/validations/${validationId('ethereum', orphan.hash.toLowerCase())}`)).status).toBe(404)
+    } finally {
+      provider.destroy()
+    }
+  })
+
+  it('approves while one guardian cannot reach the chain', async () => {
+    await testnet.stop(4)
+    testnet.start(4, ['--polygon-rpc-urls', 'http://127.0.0.1:1'])
+    await testnet.waitAllConnected(60_000)
+    const hash = await evmPay('polygon', DEV_EVM_PAYMENT_ADDRESS, parseEther('0.01'), 'guardian-4 is blind')
+    for (const v of await decidedEverywhere(validationId('polygon', hash))) {
+      expect(v.status).toBe('approved')
+      expect(v.observations.map((o) => o.guardian)).not.toContain('guardian-4')
+    }
+    const errors = await (await fetch(`${testnet.guardian(4).apiUrl}/metrics`)).text()
+    expect(Number(errors.match(/ubtc_chain_rpc_errors_total\{chain="polygon"\} (\d+)/)?.[1] ?? 0)).toBeGreaterThan(0)
+  })
+
   it('rejects a below-minimum payment with its reason; a transfer to another address creates nothing', async () => {
     const elsewhere = await evmPay('ethereum', '0x000000000000000000000000000000000000dead', parseEther('0.01'), 'not for us')
     const small = await evmPay('ethereum', DEV_EVM_PAYMENT_ADDRESS, 1000n, 'too small')
