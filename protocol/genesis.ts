@@ -61,6 +61,8 @@ export interface Genesis {
   readonly operationTtlMs: number
   /** Most payment validations approved per (chain, sender) in a rolling hour of block time; more are delayed. */
   readonly validationRateLimitPerHour: number
+  /** The rolling window of that rate limit (block time); an hour unless a testnet shortens it. */
+  readonly validationRateWindowMs: number
   /** keccak256 of the canonical encoding; the network id that every signature is bound to. */
   readonly hash: Uint8Array
 }
@@ -68,12 +70,13 @@ export interface Genesis {
 export const MAX_GUARDIANS = 64
 export const DEFAULT_OPERATION_TTL_MS = 3_600_000
 export const DEFAULT_VALIDATION_RATE_LIMIT_PER_HOUR = 20
+export const DEFAULT_VALIDATION_RATE_WINDOW_MS = 3_600_000
 const MAX_NAME_BYTES = 64
 
 /** Parses and validates a genesis document (the JSON form in genesis.json). */
 export function parseGenesis(json: unknown): Genesis {
   const doc = object(json, 'genesis')
-  allowKeys(doc, 'genesis', ['network', 'genesisTime', 'guardianSetIndex', 'guardians', 'thresholds', 'chains', 'oracles', 'bitcoinNetwork', 'operationTtlMs', 'validationRateLimitPerHour'])
+  allowKeys(doc, 'genesis', ['network', 'genesisTime', 'guardianSetIndex', 'guardians', 'thresholds', 'chains', 'oracles', 'bitcoinNetwork', 'operationTtlMs', 'validationRateLimitPerHour', 'validationRateWindowMs'])
   const network = name(doc.network, 'genesis.network')
   const genesisTime = string(doc.genesisTime, 'genesis.genesisTime')
   if (Number.isNaN(Date.parse(genesisTime))) fail('genesis.genesisTime: expected an ISO-8601 time')
@@ -115,7 +118,11 @@ export function parseGenesis(json: unknown): Genesis {
     doc.validationRateLimitPerHour === undefined
       ? DEFAULT_VALIDATION_RATE_LIMIT_PER_HOUR
       : integer(doc.validationRateLimitPerHour, 'genesis.validationRateLimitPerHour', 1, 100_000)
-  const body = { network, genesisTime, guardianSetIndex, guardians, thresholds, chains, oracles, bitcoinNetwork, operationTtlMs, validationRateLimitPerHour }
+  const validationRateWindowMs =
+    doc.validationRateWindowMs === undefined
+      ? DEFAULT_VALIDATION_RATE_WINDOW_MS
+      : integer(doc.validationRateWindowMs, 'genesis.validationRateWindowMs', 1000, 7 * 24 * 3600 * 1000)
+  const body = { network, genesisTime, guardianSetIndex, guardians, thresholds, chains, oracles, bitcoinNetwork, operationTtlMs, validationRateLimitPerHour, validationRateWindowMs }
   return { ...body, hash: genesisHash(body) }
 }
 
@@ -123,7 +130,9 @@ export function parseGenesis(json: unknown): Genesis {
  * The JSON form of a genesis, as written to genesis.json. validationRateLimitPerHour may be
  * left out of the input (default {@link DEFAULT_VALIDATION_RATE_LIMIT_PER_HOUR}); the output always has it.
  */
-export function genesisToJson(genesis: Omit<Genesis, 'hash' | 'validationRateLimitPerHour'> & { readonly validationRateLimitPerHour?: number }): Record<string, unknown> {
+export function genesisToJson(
+  genesis: Omit<Genesis, 'hash' | 'validationRateLimitPerHour' | 'validationRateWindowMs'> & { readonly validationRateLimitPerHour?: number; readonly validationRateWindowMs?: number },
+): Record<string, unknown> {
   return {
     network: genesis.network,
     genesisTime: genesis.genesisTime,
@@ -135,6 +144,7 @@ export function genesisToJson(genesis: Omit<Genesis, 'hash' | 'validationRateLim
     bitcoinNetwork: genesis.bitcoinNetwork,
     operationTtlMs: genesis.operationTtlMs,
     validationRateLimitPerHour: genesis.validationRateLimitPerHour ?? DEFAULT_VALIDATION_RATE_LIMIT_PER_HOUR,
+    validationRateWindowMs: genesis.validationRateWindowMs ?? DEFAULT_VALIDATION_RATE_WINDOW_MS,
   }
 }
 

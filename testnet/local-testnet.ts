@@ -30,6 +30,8 @@ export interface LocalTestnetOptions {
   readonly env?: NodeJS.ProcessEnv
   /** Local chains the guardians watch (written into a new testnet's genesis, passed as RPC flags). */
   readonly chains?: DevChains
+  /** Payment rate limit for a new testnet's genesis (default: 20 an hour). */
+  readonly rateLimit?: { readonly perWindow: number; readonly windowMs: number }
 }
 
 export interface TestnetGuardian {
@@ -58,7 +60,7 @@ export class LocalTestnet {
     if (opts.fresh === true) await rm(opts.dir, { recursive: true, force: true })
     const genesisFile = join(opts.dir, 'genesis.json')
     const hasTestnet = await access(genesisFile).then(() => true, () => false)
-    if (!hasTestnet) await initTestnet({ dir: opts.dir, guardians: opts.guardians, basePort: opts.basePort, ...(opts.chains !== undefined ? { chains: devChainConfigs() } : {}) })
+    if (!hasTestnet) await initTestnet({ dir: opts.dir, guardians: opts.guardians, basePort: opts.basePort, ...(opts.chains !== undefined ? { chains: devChainConfigs() } : {}), ...(opts.rateLimit !== undefined ? { rateLimit: opts.rateLimit } : {}) })
     const genesis = await loadGenesis(genesisFile)
     if (genesis.guardians.length !== opts.guardians) {
       throw new TestnetError('mismatch', `testnet in ${opts.dir} has ${genesis.guardians.length} guardians, not ${opts.guardians} (use --fresh to replace it)`)

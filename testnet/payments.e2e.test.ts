@@ -39,7 +39,8 @@ describe('payments on local chains become validations on every guardian', () => 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'ubtc-pay-'))
     chains = await startDevChains()
-    testnet = await LocalTestnet.create({ dir, guardians: 5, basePort: await findFreeBasePort(5), chains })
+    // A short rate-limit window, so a burst can be seen delayed and then approved.
+    testnet = await LocalTestnet.create({ dir, guardians: 5, basePort: await findFreeBasePort(5), chains, rateLimit: { perWindow: 2, windowMs: 10_000 } })
     testnet.startAll()
     await testnet.waitAllConnected(90_000)
   })
@@ -64,10 +65,10 @@ describe('payments on local chains become validations on every guardian', () => 
     )
   }
 
-  async function evmPay(chain: 'ethereum' | 'polygon', to: string, value: bigint, message: string): Promise<string> {
+  async function evmPay(chain: 'ethereum' | 'polygon', to: string, value: bigint, message: string, key = DEV_KEY): Promise<string> {
     const provider = new JsonRpcProvider(chain === 'ethereum' ? chains.ethereum.url : chains.polygon.url, undefined, { cacheTimeout: -1 })
     try {
-      const wallet = new Wallet(DEV_KEY, provider)
+      const wallet = new Wallet(key, provider)
       const tx = await wallet.sendTransaction({ to, value, data: message === '' ? '0x' : hexlify(toUtf8Bytes(message)) })
       await tx.wait()
       return tx.hash.toLowerCase()
@@ -132,6 +133,24 @@ describe('payments on local chains become validations on every guardian', () => 
     }
     const errors = await (await fetch(`${testnet.guardian(4).apiUrl}/metrics`)).text()
     expect(Number(errors.match(/ubtc_chain_rpc_errors_total\{chain="polygon"\} (\d+)/)?.[1] ?? 0)).toBeGreaterThan(0)
+  })
+
+  it('delays a burst above the rate limit, then approves it when the window frees', async () => {
+    // anvil's dev account 1, which no other test pays from: 2 approvals per 10 s, the third waits.
+    const key = '0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d'
+    const hashes: string[] = []
+    for (const n of [1, 2, 3]) hashes.push(await evmPay('ethereum', DEV_EVM_PAYMENT_ADDRESS, parseEther('0.01'), `burst ${n}`, key))
+    const third = validationId('ethereum', hashes[2]!)
+    const firstViews = await Promise.all(hashes.map((h) => decidedEverywhere(validationId('ethereum', h))))
+    expect(firstViews[0]!.every((v) => v.status === 'approved')).toBe(true)
+    expect(firstViews[1]!.every((v) => v.status === 'approved')).toBe(true)
+    expect(firstViews[2]!.every((v) => v.status === 'delayed' && v.reason === 'rate_limited')).toBe(true)
+    for (const g of testnet.guardians) {
+      await until(`${g.name} to approve the delayed payment`, async () => {
+        const v = (await (await fetch(`${g.apiUrl}/v1/validations/${third}`)).json()) as ValidationView
+        return v.status === 'approved' ? v : undefined
+      }, 60_000)
+    }
   })
 
   it('rejects a below-minimum payment with its reason; a transfer to another address creates nothing', async () => {

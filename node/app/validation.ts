@@ -28,7 +28,6 @@ import type { AppState, Sender } from './state.js'
  * operationId = the validation id).
  */
 
-export const HOUR_MS = 3_600_000
 export const MAX_VALIDATION_MESSAGE_BYTES = 512
 
 export function isEvmChain(chain: ChainName): boolean {
@@ -124,8 +123,8 @@ function rejection(params: ExecutionParams, r: ValidationRecord): ValidationReas
   return null
 }
 
-function inWindow(times: readonly number[], nowMs: number): number[] {
-  return times.filter((t) => t > nowMs - HOUR_MS)
+function inWindow(times: readonly number[], nowMs: number, windowMs: number): number[] {
+  return times.filter((t) => t > nowMs - windowMs)
 }
 
 async function decide(state: AppState, params: ExecutionParams, ctx: BlockContext, r: ValidationRecord): Promise<ValidationRecord> {
@@ -137,7 +136,7 @@ async function decide(state: AppState, params: ExecutionParams, ctx: BlockContex
   }
   const sender = senderOf(r.chain, r.fromAddress)
   const queued = await state.getDelayed(sender)
-  const window = inWindow(await state.getRateWindow(sender), ctx.timeMs)
+  const window = inWindow(await state.getRateWindow(sender), ctx.timeMs, params.genesis.validationRateWindowMs)
   if (queued.length === 0 && window.length < params.genesis.validationRateLimitPerHour) {
     state.putRateWindow(sender, [...window, ctx.timeMs])
     await audit(state, ctx, r.id, 'approved')
@@ -173,7 +172,7 @@ export async function beginValidationBlock(state: AppState, params: ExecutionPar
   const remaining: Sender[] = []
   for (const sender of senders) {
     const queued = await state.getDelayed(sender)
-    const window = inWindow(await state.getRateWindow(sender), ctx.timeMs)
+    const window = inWindow(await state.getRateWindow(sender), ctx.timeMs, params.genesis.validationRateWindowMs)
     let approved = 0
     while (approved < queued.length && window.length < params.genesis.validationRateLimitPerHour) {
       const id = queued[approved]!

@@ -15,6 +15,8 @@ export interface InitTestnetOptions {
   readonly force?: boolean
   /** Chains the guardians watch (genesis part; RPC URLs are node settings). */
   readonly chains?: Partial<Record<ChainName, ChainConfig>>
+  /** Payment rate limit per (chain, sender), e.g. a short window for tests. */
+  readonly rateLimit?: { readonly perWindow: number; readonly windowMs: number }
 }
 
 export interface TestnetGuardianFiles {
@@ -47,7 +49,12 @@ export function guardianName(index: number): string {
 }
 
 /** A local-network genesis for guardians with these public keys, named guardian-0… in order. */
-export function testnetGenesis(members: readonly KeystorePublic[], network = 'ubtc-local', chains: Partial<Record<ChainName, ChainConfig>> = {}): Genesis {
+export function testnetGenesis(
+  members: readonly KeystorePublic[],
+  network = 'ubtc-local',
+  chains: Partial<Record<ChainName, ChainConfig>> = {},
+  rateLimit?: { readonly perWindow: number; readonly windowMs: number },
+): Genesis {
   return parseGenesis(
     genesisToJson({
       network,
@@ -62,6 +69,7 @@ export function testnetGenesis(members: readonly KeystorePublic[], network = 'ub
       oracles: [],
       bitcoinNetwork: 'regtest',
       operationTtlMs: DEFAULT_OPERATION_TTL_MS,
+      ...(rateLimit !== undefined ? { validationRateLimitPerHour: rateLimit.perWindow, validationRateWindowMs: rateLimit.windowMs } : {}),
     }),
   )
 }
@@ -92,7 +100,7 @@ export async function initTestnet(opts: InitTestnetOptions): Promise<TestnetLayo
     members.push({ files: { name, dir, configFile: join(dir, 'config.json'), apiPort: opts.basePort + i, p2pPort: opts.basePort + 100 + i, peerId: pub.peerId }, pub })
   }
 
-  const genesis = testnetGenesis(members.map((m) => m.pub), opts.network, opts.chains)
+  const genesis = testnetGenesis(members.map((m) => m.pub), opts.network, opts.chains, opts.rateLimit)
   await writeFile(genesisFile, `${JSON.stringify(genesisToJson(genesis), null, 2)}\n`)
 
   for (const { files } of members) {
