@@ -153,12 +153,15 @@ describe('payments on local chains become validations on every guardian', () => 
     }
   })
 
-  it('rejects a below-minimum payment with its reason; a transfer to another address creates nothing', async () => {
+  it('rejects a below-minimum payment with its reason; a transfer to another address or without a message creates nothing', async () => {
     const elsewhere = await evmPay('ethereum', '0x000000000000000000000000000000000000dead', parseEther('0.01'), 'not for us')
+    const plain = await evmPay('ethereum', DEV_EVM_PAYMENT_ADDRESS, parseEther('0.01'), '')
     const small = await evmPay('ethereum', DEV_EVM_PAYMENT_ADDRESS, 1000n, 'too small')
     const views = await decidedEverywhere(validationId('ethereum', small))
     for (const v of views) expect(v).toMatchObject({ status: 'rejected', reason: 'below_minimum' })
     // Mined before `small`, so every watcher has scanned past it by now.
-    for (const g of testnet.guardians) expect((await fetch(`${g.apiUrl}/v1/validations/${validationId('ethereum', elsewhere)}`)).status).toBe(404)
+    for (const g of testnet.guardians) {
+      for (const hash of [elsewhere, plain]) expect((await fetch(`${g.apiUrl}/v1/validations/${validationId('ethereum', hash)}`)).status).toBe(404)
+    }
   })
 })

@@ -117,14 +117,15 @@ describe('EvmAdapter against anvil (automine)', () => {
     expect(a.health()).toMatchObject({ ok: true, lag: 2, lastError: null })
   })
 
-  it('reports a plain transfer (empty calldata) with an empty message; payment address matched case-insensitively', async () => {
+  it('does not report a plain transfer (no calldata, so no message); matches the payment address case-insensitively', async () => {
     const payTo = randomAddress()
     const a = adapter(payTo.toUpperCase().replace('0X', '0x'), 0)
     const start = await poll(a, null)
-    const receipt = await pay(payTo, 1n, '')
+    await pay(payTo, 1n, '')
+    const receipt = await pay(payTo, 1n, 'x')
     const r = await poll(a, start.cursor)
     expect(r.payments).toHaveLength(1)
-    expect(r.payments[0]!.message).toEqual(new Uint8Array(0))
+    expect(r.payments[0]!.message).toEqual(new TextEncoder().encode('x'))
     expect(r.payments[0]!.txHash).toBe(receipt.hash.toLowerCase())
   })
 

@@ -24,8 +24,9 @@ interface Endpoint {
 
 /**
  * Watches an EVM chain for payments: transactions with `to` == the payment address, value > 0,
- * that did not revert; the calldata is the message (possibly empty — the state machine judges it,
- * as it judges minPaymentWei). Only blocks at depth `confirmations` (height ≤ head − confirmations)
+ * non-empty calldata (the message; a plain transfer is not a payment, as a Solana transfer
+ * without a memo is not), that did not revert. The state machine judges the message and
+ * minPaymentWei. Only blocks at depth `confirmations` (height ≤ head − confirmations)
  * are scanned; the `finalized` tag is not used.
  *
  * Reorgs: the hashes of the last REORG_WINDOW scanned blocks are kept in memory. Each poll first
@@ -159,7 +160,7 @@ export class EvmAdapter implements ChainAdapter {
   }
 
   private async toPayment(tx: TransactionResponse, block: Block, signal: AbortSignal): Promise<ConfirmedPayment | null> {
-    if (tx.to === null || tx.to.toLowerCase() !== this.paymentAddress || tx.value <= 0n) return null
+    if (tx.to === null || tx.to.toLowerCase() !== this.paymentAddress || tx.value <= 0n || tx.data === '0x') return null
     signal.throwIfAborted()
     const receipt = await this.call(`eth_getTransactionReceipt(${tx.hash})`, async (p) => {
       const r = await p.getTransactionReceipt(tx.hash)
