@@ -10,7 +10,7 @@ import { GuardianNode } from '../node/guardian/index.js'
 import { readKeystore } from '../node/keystore/index.js'
 import { initTestnet, type TestnetLayout } from '../node/setup/index.js'
 import { findFreeBasePort } from '../testnet/index.js'
-import { encodeEnvelope, encodeTx, MessageKind, signEnvelope, TxType, type Genesis } from '../protocol/index.js'
+import { encodeEnvelope, encodeTx, MessageKind, signEnvelope, TxType, type ChainConfig, type ChainName, type Genesis } from '../protocol/index.js'
 import { sleep } from './measure.js'
 
 /** A commit as seen by one guardian, stamped with the bench clock. */
@@ -30,6 +30,8 @@ export interface BenchTestnetOptions {
   readonly logFile?: string
   /** Default 'warn'. */
   readonly logLevel?: string
+  /** Genesis chain configs (e.g. `devChainConfigs()`); default none. */
+  readonly chains?: Partial<Record<ChainName, ChainConfig>>
 }
 
 /**
@@ -54,7 +56,7 @@ export class BenchTestnet {
   static async create(opts: BenchTestnetOptions): Promise<BenchTestnet> {
     const dir = await mkdtemp(join(tmpdir(), 'ubtc-bench-consensus-'))
     try {
-      const layout = await initTestnet({ dir, guardians: opts.guardians, basePort: await findFreeBasePort(opts.guardians), network: 'ubtc-bench' })
+      const layout = await initTestnet({ dir, guardians: opts.guardians, basePort: await findFreeBasePort(opts.guardians), network: 'ubtc-bench', ...(opts.chains !== undefined ? { chains: opts.chains } : {}) })
       const configs: NodeConfig[] = []
       const votePrivateKeys: Uint8Array[] = []
       for (const g of layout.guardians) {

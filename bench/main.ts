@@ -8,11 +8,13 @@ import { runConsensus } from './consensus.js'
 import { attachTracker, measureLatency, measureThroughput, rejectedByReason, waitGossipReady } from './gossip.js'
 import { progress, round } from './measure.js'
 import { runMicro } from './micro.js'
+import { runValidation } from './validation.js'
 
 /**
  * `npm run bench`: envelope and gossip-validation microbenchmarks, then gossip latency and
  * throughput on a real 5-guardian libp2p network over loopback, then consensus (commit latency,
- * ordered transactions, block sync) on 5 full guardian nodes. Progress goes to stderr; the
+ * ordered transactions, block sync) on 5 full guardian nodes, then payment validations (anvil and
+ * Solana dev chains → approved on every guardian). Progress goes to stderr; the
  * last line of stdout is one JSON object with the figures.
  */
 
@@ -24,16 +26,18 @@ const LATENCY_MESSAGES = 300
 const LATENCY_INTERVAL_MS = 15
 const THROUGHPUT_MS = 2000
 const THROUGHPUT_WINDOW = 16
-// Gossip ~15 s, consensus ~115 s on 2 cores (most of it ordering 3,000 transactions).
-const WATCHDOG_MS = 175_000
+// Gossip ~15 s, consensus ~115 s on 2 cores (most of it ordering 3,000 transactions),
+// payment validations on local chains ~70 s: ~4 min in all, the consensus phase varying most.
+const WATCHDOG_MS = 300_000
 
 async function main(): Promise<Record<string, unknown>> {
   const began = performance.now()
   progress(`node ${process.version}, ${cpus().length} cpus, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`)
   const gossip = await gossipFigures()
   const consensus = await runConsensus()
+  const validation = await runValidation()
   progress(`done in ${((performance.now() - began) / 1000).toFixed(1)} s`)
-  return { ...gossip, ...consensus }
+  return { ...gossip, ...consensus, ...validation }
 }
 
 async function gossipFigures(): Promise<Record<string, unknown>> {
