@@ -1,4 +1,16 @@
-import { getBase58Encoder } from '@solana/kit'
+import {
+  address,
+  createSolanaRpc,
+  getBase58Encoder,
+  isSolanaError,
+  signature as toSignature,
+  SOLANA_ERROR__MALFORMED_JSON_RPC_ERROR,
+  type Address,
+  type PendingRpcRequest,
+  type Signature,
+  type SolanaRpcApi,
+  type Rpc,
+} from '@solana/kit'
 import type { SolanaChainConfig } from '../../protocol/genesis.js'
 import { ChainError } from '../errors.js'
 import type { ChainAdapter, ChainCursor, ChainHealth, ConfirmedPayment, PollResult } from '../types.js'
@@ -53,9 +65,24 @@ function bad(message: string): ChainError {
   return new ChainError('rpc_bad_response', message)
 }
 
+/** kit turns integers into bigint; accept either and return a safe non-negative number. */
+function intOf(v: unknown): number | null {
+  const n = typeof v === 'bigint' && v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= 0n ? Number(v) : v
+  return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0 ? n : null
+}
+
 function slotOf(v: unknown, what: string): number {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw bad(`${what}: expected a slot`)
-  return v
+  const n = intOf(v)
+  if (n === null) throw bad(`${what}: expected a slot`)
+  return n
+}
+
+function signatureOf(s: string, what: string): Signature {
+  try {
+    return toSignature(s)
+  } catch {
+    throw bad(`${what}: not a base58 signature`)
+  }
 }
 
 function base58(s: unknown, what: string): Uint8Array {
@@ -75,10 +102,10 @@ function stringArray(v: unknown, what: string): string[] {
 export class SolanaAdapter implements ChainAdapter {
   readonly chain = 'solana' as const
   private readonly config: SolanaChainConfig
-  private readonly rpcUrls: readonly string[]
+  private readonly paymentAddress: Address
+  private readonly rpcs: readonly { readonly url: string; readonly rpc: Rpc<SolanaRpcApi> }[]
   private readonly pageLimit: number
   private readonly timeoutMs: number
-  private nextId = 1
   private ok = false
   private headHeight: number | null = null
   private lag: number | null = null
@@ -90,7 +117,8 @@ export class SolanaAdapter implements ChainAdapter {
     if (!Number.isInteger(pageLimit) || pageLimit < 1 || pageLimit > 1000) throw new ChainError('misconfigured', 'solana: pageLimit must be 1..1000')
     if (base58Length(opts.config.paymentAddress) !== 32) throw new ChainError('misconfigured', 'solana: paymentAddress is not a base58 32-byte address')
     this.config = opts.config
-    this.rpcUrls = [...opts.rpcUrls]
+    this.paymentAddress = address(opts.config.paymentAddress)
+    this.rpcs = opts.rpcUrls.map((url) => ({ url, rpc: createSolanaRpc(url) }))
     this.pageLimit = pageLimit
     this.timeoutMs = opts.timeoutMs ?? 10_000
   }
@@ -113,7 +141,7 @@ export class SolanaAdapter implements ChainAdapter {
   }
 
   private async scan(cursor: ChainCursor | null, maxBlocks: number, signal: AbortSignal): Promise<PollResult> {
-    const head = slotOf(await this.rpc('getSlot', [{ commitment: 'finalized' }], signal), 'getSlot')
+    const head = slotOf(await this.rpc('getSlot', (rpc) => rpc.getSlot({ commitment: 'finalized' }), signal), 'getSlot')
     this.headHeight = head
     if (cursor === null) {
       const [newest] = await this.signaturesPage({ limit: 1 }, signal)
@@ -157,7 +185,12 @@ export class SolanaAdapter implements ChainAdapter {
   }
 
   private async paymentIn(s: SignatureInfo, signal: AbortSignal): Promise<ConfirmedPayment | null> {
-    const tx = await this.rpc('getTransaction', [s.signature, { encoding: 'json', commitment: 'finalized', maxSupportedTransactionVersion: 0 }], signal)
+    const sig = signatureOf(s.signature, 'getSignaturesForAddress.signature')
+    const tx: unknown = await this.rpc(
+      'getTransaction',
+      (rpc) => rpc.getTransaction(sig, { commitment: 'finalized', encoding: 'json', maxSupportedTransactionVersion: 0 }),
+      signal,
+    )
     if (tx === null) throw bad(`getTransaction(${s.signature}): finalized transaction not available`)
     if (!isObject(tx) || !isObject(tx.meta) || !isObject(tx.transaction) || !isObject(tx.transaction.message)) throw bad('getTransaction: malformed result')
     const slot = slotOf(tx.slot, 'getTransaction.slot')
@@ -177,13 +210,15 @@ export class SolanaAdapter implements ChainAdapter {
     const transfers: { from: string; amount: bigint }[] = []
     const memos: Uint8Array[] = []
     for (const ix of message.instructions as unknown[]) {
-      if (!isObject(ix) || typeof ix.programIdIndex !== 'number' || !Array.isArray(ix.accounts)) throw bad('getTransaction: malformed instruction')
+      const programIdIndex = isObject(ix) ? intOf(ix.programIdIndex) : null
+      if (!isObject(ix) || programIdIndex === null || !Array.isArray(ix.accounts)) throw bad('getTransaction: malformed instruction')
       const accounts = (ix.accounts as unknown[]).map((i) => {
-        const key = typeof i === 'number' ? keys[i] : undefined
+        const index = intOf(i)
+        const key = index === null ? undefined : keys[index]
         if (key === undefined) throw bad('getTransaction: account index out of range')
         return key
       })
-      const program = keys[ix.programIdIndex]
+      const program = keys[programIdIndex]
       if (program === undefined) throw bad('getTransaction: program index out of range')
       if (program === SYSTEM_PROGRAM) {
         const data = base58(ix.data, 'instruction data')
@@ -212,10 +247,19 @@ export class SolanaAdapter implements ChainAdapter {
   }
 
   private async signaturesPage(opts: { limit: number; before?: string; until?: string }, signal: AbortSignal): Promise<SignatureInfo[]> {
-    const config: Record<string, unknown> = { commitment: 'finalized', limit: opts.limit }
-    if (opts.before !== undefined) config.before = opts.before
-    if (opts.until !== undefined) config.until = opts.until
-    const result = await this.rpc('getSignaturesForAddress', [this.config.paymentAddress, config], signal)
+    const before = opts.before === undefined ? undefined : signatureOf(opts.before, 'before')
+    const until = opts.until === undefined ? undefined : signatureOf(opts.until, 'cursor hash')
+    const result: unknown = await this.rpc(
+      'getSignaturesForAddress',
+      (rpc) =>
+        rpc.getSignaturesForAddress(this.paymentAddress, {
+          commitment: 'finalized',
+          limit: opts.limit,
+          ...(before === undefined ? {} : { before }),
+          ...(until === undefined ? {} : { until }),
+        }),
+      signal,
+    )
     if (!Array.isArray(result)) throw bad('getSignaturesForAddress: expected an array')
     return result.map((r: unknown) => {
       if (!isObject(r) || typeof r.signature !== 'string' || !('err' in r)) throw bad('getSignaturesForAddress: malformed entry')
@@ -223,50 +267,38 @@ export class SolanaAdapter implements ChainAdapter {
     })
   }
 
-  /** One JSON-RPC call, falling through the URLs in order; the last error is thrown. */
-  private async rpc(method: string, params: unknown[], signal: AbortSignal): Promise<unknown> {
+  /** One JSON-RPC call through kit, falling through the URLs in order; the last error is thrown. */
+  private async rpc<T>(method: string, call: (rpc: Rpc<SolanaRpcApi>) => PendingRpcRequest<T>, signal: AbortSignal): Promise<T> {
     let lastError: ChainError | null = null
-    for (const url of this.rpcUrls) {
+    for (const { url, rpc } of this.rpcs) {
       signal.throwIfAborted()
       try {
-        return await this.rpcAt(url, method, params, signal)
+        return await call(rpc).send({ abortSignal: AbortSignal.any([signal, AbortSignal.timeout(this.timeoutMs)]) })
       } catch (e) {
         signal.throwIfAborted()
-        lastError = e instanceof ChainError ? e : new ChainError('rpc_unavailable', `${method}: ${String(e)}`, { cause: e })
+        lastError = classify(e, `${method} at ${url}`)
       }
     }
     throw lastError ?? new ChainError('rpc_unavailable', `${method}: no RPC URL`)
   }
+}
 
-  private async rpcAt(url: string, method: string, params: unknown[], signal: AbortSignal): Promise<unknown> {
-    const id = this.nextId++
-    let response: Response
-    try {
-      response = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ jsonrpc: '2.0', id, method, params }),
-        signal: AbortSignal.any([signal, AbortSignal.timeout(this.timeoutMs)]),
-      })
-    } catch (e) {
-      throw new ChainError('rpc_unavailable', `${method} at ${url}: ${(e as Error).message}`, { cause: e })
-    }
-    if (!response.ok) throw new ChainError('rpc_unavailable', `${method} at ${url}: HTTP ${response.status}`)
-    let body: unknown
-    try {
-      body = await response.json()
-    } catch (e) {
-      if (signal.aborted) throw e
-      throw bad(`${method} at ${url}: response is not JSON`)
-    }
-    if (!isObject(body) || body.jsonrpc !== '2.0' || body.id !== id) throw bad(`${method} at ${url}: not a JSON-RPC 2.0 response`)
-    if (body.error !== undefined) {
-      const err = isObject(body.error) ? body.error : {}
-      throw new ChainError('rpc_unavailable', `${method} at ${url}: RPC error ${String(err.code)}: ${String(err.message)}`)
-    }
-    if (!('result' in body)) throw bad(`${method} at ${url}: no result`)
-    return body.result
-  }
+/**
+ * Maps what kit throws to a ChainError. A JSON-RPC error object from the node (or an HTTP error
+ * status) is the node refusing or failing, as before: rpc_unavailable. A body that is not JSON, or
+ * a malformed JSON-RPC error, is an unusable answer: rpc_bad_response. Network failures and
+ * timeouts are rpc_unavailable.
+ */
+function classify(e: unknown, where: string): ChainError {
+  const message = e instanceof Error ? e.message : String(e)
+  if (e instanceof ChainError) return e
+  if (isSolanaError(e, SOLANA_ERROR__MALFORMED_JSON_RPC_ERROR)) return new ChainError('rpc_bad_response', `${where}: ${message}`, { cause: e })
+  if (isSolanaError(e)) return new ChainError('rpc_unavailable', `${where}: ${message}`, { cause: e })
+  if (e instanceof SyntaxError) return new ChainError('rpc_bad_response', `${where}: response is not JSON`, { cause: e })
+  // fetch rejects with TypeError('fetch failed') on network errors; any other TypeError comes from
+  // kit walking a body that is JSON but not a JSON-RPC response.
+  if (e instanceof TypeError && !(message === 'fetch failed' || e.cause !== undefined)) return new ChainError('rpc_bad_response', `${where}: ${message}`, { cause: e })
+  return new ChainError('rpc_unavailable', `${where}: ${message}`, { cause: e })
 }
 
 function base58Length(s: string): number {
