@@ -242,6 +242,19 @@ export const operationViewSchema = {
 
 export const MAX_CURSOR_CHARS = 512
 
+/** A page of a cursor-paginated list. */
+function pageOf<T extends object>(items: T) {
+  return {
+    type: 'object',
+    properties: {
+      items: { type: 'array', items },
+      nextCursor: { ...nullable('string'), description: 'Cursor of the next page; null on the last' },
+    },
+    required: ['items', 'nextCursor'],
+    additionalProperties: false,
+  } as const
+}
+
 export const operationsSchema = {
   tags: ['consensus'],
   summary: 'guardian_consensus records, newest first, filtered and paged',
@@ -256,15 +269,7 @@ export const operationsSchema = {
     additionalProperties: false,
   },
   response: {
-    200: {
-      type: 'object',
-      properties: {
-        items: { type: 'array', items: operationViewSchema },
-        nextCursor: { ...nullable('string'), description: 'Cursor of the next page; null on the last' },
-      },
-      required: ['items', 'nextCursor'],
-      additionalProperties: false,
-    },
+    200: pageOf(operationViewSchema),
     400: errorSchema,
     500: errorSchema,
   },
@@ -352,15 +357,7 @@ export const validationsSchema = {
     additionalProperties: false,
   },
   response: {
-    200: {
-      type: 'object',
-      properties: {
-        items: { type: 'array', items: validationViewSchema },
-        nextCursor: { ...nullable('string'), description: 'Cursor of the next page; null on the last' },
-      },
-      required: ['items', 'nextCursor'],
-      additionalProperties: false,
-    },
+    200: pageOf(validationViewSchema),
     400: errorSchema,
     500: errorSchema,
   },
