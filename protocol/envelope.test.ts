@@ -39,7 +39,7 @@ function buildGenesis(network: string, guardianSetIndex = 0): Genesis {
         const key = hexToBytes(pub.votePublicKey)
         return { index, name: `guardian-${index}`, votePublicKey: key, address: pub.address, peerId: pub.peerId }
       }),
-      thresholds: { validation: 3, lp_liquidation: 3, dlc_emergency: 3 },
+      thresholds: { validation: 3, lp_liquidation: 3, dlc_emergency: 3, reserve_spend: 3 },
       chains: {},
       oracles: [],
       bitcoinNetwork: 'regtest',

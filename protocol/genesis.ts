@@ -7,7 +7,7 @@ import { commitQuorum } from './quorum.js'
 import { isVotePublicKey, voteAddress } from './vote-key.js'
 
 /** Operation types that need guardian approval, each with its own threshold in genesis. */
-export const OPERATIONS = ['validation', 'lp_liquidation', 'dlc_emergency'] as const
+export const OPERATIONS = ['validation', 'lp_liquidation', 'dlc_emergency', 'reserve_spend'] as const
 export type Operation = (typeof OPERATIONS)[number]
 
 export const CHAIN_NAMES = ['ethereum', 'polygon', 'arbitrum', 'bsc', 'solana'] as const
@@ -63,6 +63,8 @@ export interface Genesis {
   readonly validationRateLimitPerHour: number
   /** The rolling window of that rate limit (block time); an hour unless a testnet shortens it. */
   readonly validationRateWindowMs: number
+  /** FROST signers needed for a reserve signature (t of n): any t guardians can sign, t − 1 cannot. */
+  readonly reserveThreshold: number
   /** keccak256 of the canonical encoding; the network id that every signature is bound to. */
   readonly hash: Uint8Array
 }
@@ -76,7 +78,7 @@ const MAX_NAME_BYTES = 64
 /** Parses and validates a genesis document (the JSON form in genesis.json). */
 export function parseGenesis(json: unknown): Genesis {
   const doc = object(json, 'genesis')
-  allowKeys(doc, 'genesis', ['network', 'genesisTime', 'guardianSetIndex', 'guardians', 'thresholds', 'chains', 'oracles', 'bitcoinNetwork', 'operationTtlMs', 'validationRateLimitPerHour', 'validationRateWindowMs'])
+  allowKeys(doc, 'genesis', ['network', 'genesisTime', 'guardianSetIndex', 'guardians', 'thresholds', 'chains', 'oracles', 'bitcoinNetwork', 'reserveThreshold', 'operationTtlMs', 'validationRateLimitPerHour', 'validationRateWindowMs'])
   const network = name(doc.network, 'genesis.network')
   const genesisTime = string(doc.genesisTime, 'genesis.genesisTime')
   if (Number.isNaN(Date.parse(genesisTime))) fail('genesis.genesisTime: expected an ISO-8601 time')
@@ -94,7 +96,14 @@ export function parseGenesis(json: unknown): Genesis {
   allowKeys(thresholdsDoc, 'genesis.thresholds', OPERATIONS)
   const thresholds = {} as Record<Operation, number>
   // A majority at least: two conflicting decisions can never both reach their threshold.
-  for (const op of OPERATIONS) thresholds[op] = integer(thresholdsDoc[op], `genesis.thresholds.${op}`, Math.floor(n / 2) + 1, n)
+  for (const op of OPERATIONS) {
+    // reserve_spend came later: a genesis without it spends with the commit quorum.
+    const value = op === 'reserve_spend' && thresholdsDoc[op] === undefined ? commitQuorum(n) : thresholdsDoc[op]
+    thresholds[op] = integer(value, `genesis.thresholds.${op}`, Math.floor(n / 2) + 1, n)
+  }
+  const f = n - commitQuorum(n)
+  const reserveThreshold =
+    doc.reserveThreshold === undefined ? defaultReserveThreshold(n) : integer(doc.reserveThreshold, 'genesis.reserveThreshold (FROST signers needed: more than the faulty, at most the honest)', f + 1, n - f)
 
   const chainsDoc = doc.chains === undefined ? {} : object(doc.chains, 'genesis.chains')
   allowKeys(chainsDoc, 'genesis.chains', CHAIN_NAMES)
@@ -122,7 +131,7 @@ export function parseGenesis(json: unknown): Genesis {
     doc.validationRateWindowMs === undefined
       ? DEFAULT_VALIDATION_RATE_WINDOW_MS
       : integer(doc.validationRateWindowMs, 'genesis.validationRateWindowMs', 1000, 7 * 24 * 3600 * 1000)
-  const body = { network, genesisTime, guardianSetIndex, guardians, thresholds, chains, oracles, bitcoinNetwork, operationTtlMs, validationRateLimitPerHour, validationRateWindowMs }
+  const body = { network, genesisTime, guardianSetIndex, guardians, thresholds, chains, oracles, bitcoinNetwork, reserveThreshold, operationTtlMs, validationRateLimitPerHour, validationRateWindowMs }
   return { ...body, hash: genesisHash(body) }
 }
 
@@ -131,7 +140,11 @@ export function parseGenesis(json: unknown): Genesis {
  * left out of the input (default {@link DEFAULT_VALIDATION_RATE_LIMIT_PER_HOUR}); the output always has it.
  */
 export function genesisToJson(
-  genesis: Omit<Genesis, 'hash' | 'validationRateLimitPerHour' | 'validationRateWindowMs'> & { readonly validationRateLimitPerHour?: number; readonly validationRateWindowMs?: number },
+  genesis: Omit<Genesis, 'hash' | 'validationRateLimitPerHour' | 'validationRateWindowMs' | 'reserveThreshold'> & {
+    readonly validationRateLimitPerHour?: number
+    readonly validationRateWindowMs?: number
+    readonly reserveThreshold?: number
+  },
 ): Record<string, unknown> {
   return {
     network: genesis.network,
@@ -142,10 +155,16 @@ export function genesisToJson(
     chains: { ...genesis.chains },
     oracles: genesis.oracles.map((o) => ({ ...o })),
     bitcoinNetwork: genesis.bitcoinNetwork,
+    reserveThreshold: genesis.reserveThreshold ?? defaultReserveThreshold(genesis.guardians.length),
     operationTtlMs: genesis.operationTtlMs,
     validationRateLimitPerHour: genesis.validationRateLimitPerHour ?? DEFAULT_VALIDATION_RATE_LIMIT_PER_HOUR,
     validationRateWindowMs: genesis.validationRateWindowMs ?? DEFAULT_VALIDATION_RATE_WINDOW_MS,
   }
+}
+
+/** A majority of the guardians: 3 of 5, 4 of 7. */
+export function defaultReserveThreshold(n: number): number {
+  return Math.floor(n / 2) + 1
 }
 
 function genesisHash(genesis: Omit<Genesis, 'hash'>): Uint8Array {

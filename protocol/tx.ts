@@ -2,14 +2,31 @@ import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js'
 import { decodeCanonical, encodeCanonical, readBytes, readString, readUint, readUint64, uint64 } from './codec.js'
 import { MAX_PAYLOAD_BYTES, MessageKind } from './envelope.js'
 import { ProtocolError } from './errors.js'
-import { CHAIN_NAMES, OPERATIONS, type ChainName, type Operation } from './genesis.js'
+import {
+  JOB_ID,
+  readReserveKey,
+  reserveKeyValue,
+  SCHNORR_SIGNATURE_BYTES,
+  SIGNING_JOB_KINDS,
+  type DkgSignature,
+  type ReserveKey,
+  type SigningJobRef,
+} from './custody.js'
+import { CHAIN_NAMES, MAX_GUARDIANS, OPERATIONS, type ChainName, type Operation } from './genesis.js'
 import { keccak256 } from './hash.js'
+import { VOTE_SIGNATURE_BYTES } from './vote-key.js'
 
 /** Transactions of the consensus log. Each travels as the payload of a signed envelope of kind Tx. */
 export enum TxType {
   GuardianVote = 1,
   /** A guardian's observation of a payment on a source chain (the envelope signer observed it). */
   Observation = 2,
+  /** The result of a DKG, vouched for by every participant: the reserve key. */
+  ReserveKey = 3,
+  /** The BIP-340 signatures a FROST signing session produced for a signing job. */
+  ThresholdSignature = 4,
+  /** A PSBT spending reserve outputs, proposed for guardian approval (operation reserve_spend). */
+  PsbtProposal = 5,
 }
 
 export type Decision = 'approve' | 'reject'
@@ -42,7 +59,37 @@ export interface ObservationTx {
   readonly blockHash: string
 }
 
-export type Transaction = GuardianVoteTx | ObservationTx
+/**
+ * The reserve key of the network, with the signature of every guardian over
+ * reserveKeyDigest(genesis hash, key). Valid once: the first one committed is the key.
+ */
+export interface ReserveKeyTx {
+  readonly type: TxType.ReserveKey
+  readonly key: ReserveKey
+  /** One per guardian, in guardian-index order. */
+  readonly signatures: readonly DkgSignature[]
+}
+
+/**
+ * The signatures of a signing job, one per message the committed state says the job signs
+ * (a validation: one BIP-322 sighash; a PSBT: one per reserve input, in input order).
+ */
+export interface ThresholdSignatureTx {
+  readonly type: TxType.ThresholdSignature
+  readonly job: SigningJobRef
+  /** BIP-340 signatures (64 bytes) by the reserve output key. */
+  readonly signatures: readonly Uint8Array[]
+  /** Guardian indexes whose shares make the signatures (ascending). */
+  readonly signers: readonly number[]
+}
+
+/** A PSBT (BIP-174 bytes) that spends reserve outputs; its id is hex sha256 of its unsigned transaction. */
+export interface PsbtProposalTx {
+  readonly type: TxType.PsbtProposal
+  readonly psbt: Uint8Array
+}
+
+export type Transaction = GuardianVoteTx | ObservationTx | ReserveKeyTx | ThresholdSignatureTx | PsbtProposalTx
 
 export const MAX_OPERATION_ID_BYTES = 128
 /** Longest chain-native string (tx hash, address, block hash) of an observation. */
@@ -50,6 +97,9 @@ export const MAX_CHAIN_STRING_BYTES = 128
 /** Longest raw message of an observation. */
 export const MAX_OBSERVATION_MESSAGE_BYTES = 1024
 export const MAX_AMOUNT = (1n << 64n) - 1n
+/** Most messages one signing job signs (inputs of a PSBT). */
+export const MAX_JOB_SIGNATURES = 64
+export const MAX_PSBT_BYTES = 12 * 1024
 const OPERATION_ID = /^[A-Za-z0-9:._-]+$/
 const CHAIN_STRING = /^[A-Za-z0-9]+$/
 const EVM_TX_HASH = /^0x[0-9a-f]{64}$/
@@ -72,6 +122,13 @@ export function encodeTx(tx: Transaction): Uint8Array {
       tx.blockHash,
     ])
   }
+  if (tx.type === TxType.ReserveKey) {
+    return encodeCanonical([TX_VERSION, tx.type, reserveKeyValue(tx.key), tx.signatures.map((s) => [s.guardian, s.signature])])
+  }
+  if (tx.type === TxType.ThresholdSignature) {
+    return encodeCanonical([TX_VERSION, tx.type, SIGNING_JOB_KINDS.indexOf(tx.job.kind), tx.job.id, [...tx.signatures], [...tx.signers]])
+  }
+  if (tx.type === TxType.PsbtProposal) return encodeCanonical([TX_VERSION, tx.type, tx.psbt])
   return encodeCanonical([TX_VERSION, tx.type, OPERATIONS.indexOf(tx.operation), tx.operationId, DECISIONS.indexOf(tx.decision)])
 }
 
@@ -82,6 +139,12 @@ export function decodeTx(bytes: Uint8Array): Transaction {
   const type = value[1]
   if (type === TxType.GuardianVote) return decodeVote(value)
   if (type === TxType.Observation) return decodeObservation(value)
+  if (type === TxType.ReserveKey) return decodeReserveKey(value)
+  if (type === TxType.ThresholdSignature) return decodeThresholdSignature(value)
+  if (type === TxType.PsbtProposal) {
+    const [psbt] = arity(value, 1)
+    return { type: TxType.PsbtProposal, psbt: readBytes(psbt, 'tx.psbt', { max: MAX_PSBT_BYTES }) }
+  }
   throw new ProtocolError('malformed', `tx.type: unknown ${String(type)}`)
 }
 
@@ -124,6 +187,42 @@ function decodeObservation(value: unknown[]): ObservationTx {
     message: readBytes(message, 'tx.message', { max: MAX_OBSERVATION_MESSAGE_BYTES }),
     blockHeight: readUint(blockHeight, Number.MAX_SAFE_INTEGER, 'tx.blockHeight'),
     blockHash: chainString(blockHash, 'tx.blockHash'),
+  }
+}
+
+function decodeReserveKey(value: unknown[]): ReserveKeyTx {
+  const [key, signatures] = arity(value, 2)
+  const reserveKey = readReserveKey(key, 'tx.key')
+  if (!Array.isArray(signatures) || signatures.length !== reserveKey.verifyingShares.length) {
+    throw new ProtocolError('malformed', `tx.signatures: expected one signature per guardian (${reserveKey.verifyingShares.length})`)
+  }
+  return {
+    type: TxType.ReserveKey,
+    key: reserveKey,
+    signatures: signatures.map((entry, i) => {
+      if (!Array.isArray(entry) || entry.length !== 2) throw new ProtocolError('malformed', `tx.signatures[${i}]: expected [guardian, signature]`)
+      const guardian = readUint(entry[0], MAX_GUARDIANS - 1, `tx.signatures[${i}].guardian`)
+      if (guardian !== i) throw new ProtocolError('malformed', `tx.signatures[${i}]: expected guardian ${i} (guardian-index order)`)
+      return { guardian, signature: readBytes(entry[1], `tx.signatures[${i}].signature`, { exact: VOTE_SIGNATURE_BYTES }) }
+    }),
+  }
+}
+
+function decodeThresholdSignature(value: unknown[]): ThresholdSignatureTx {
+  const [kind, id, signatures, signers] = arity(value, 4)
+  const jobId = readString(id, 'tx.job.id', 64)
+  if (!JOB_ID.test(jobId)) throw new ProtocolError('malformed', 'tx.job.id: expected 64 lower-case hex characters')
+  if (!Array.isArray(signatures) || signatures.length < 1 || signatures.length > MAX_JOB_SIGNATURES) {
+    throw new ProtocolError('malformed', `tx.signatures: expected 1..${MAX_JOB_SIGNATURES} signatures`)
+  }
+  if (!Array.isArray(signers) || signers.length < 1 || signers.length > MAX_GUARDIANS) throw new ProtocolError('malformed', `tx.signers: expected 1..${MAX_GUARDIANS} guardians`)
+  const indexes = signers.map((s, i) => readUint(s, MAX_GUARDIANS - 1, `tx.signers[${i}]`))
+  if (indexes.some((s, i) => i > 0 && s <= indexes[i - 1]!)) throw new ProtocolError('malformed', 'tx.signers: expected ascending distinct guardian indexes')
+  return {
+    type: TxType.ThresholdSignature,
+    job: { kind: SIGNING_JOB_KINDS[readUint(kind, SIGNING_JOB_KINDS.length - 1, 'tx.job.kind')]!, id: jobId },
+    signatures: signatures.map((s, i) => readBytes(s, `tx.signatures[${i}]`, { exact: SCHNORR_SIGNATURE_BYTES })),
+    signers: indexes,
   }
 }
 

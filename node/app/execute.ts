@@ -133,7 +133,7 @@ export async function applyTx(state: AppState, params: ExecutionParams, ctx: Blo
   if (reason !== null) return reason
   const { tx } = verified
   if (tx.type === TxType.Observation) await applyObservation(state, params, ctx, verified.signer, verified.signature, tx)
-  else await applyVote(state, params, ctx, verified.signer, tx)
+  else if (tx.type === TxType.GuardianVote) await applyVote(state, params, ctx, verified.signer, tx)
   return null
 }
 

@@ -34,7 +34,7 @@ beforeAll(async () => {
         const pub = publicInfo(k)
         return { index, name: `guardian-${index}`, votePublicKey: hexToBytes(pub.votePublicKey), address: pub.address, peerId: pub.peerId }
       }),
-      thresholds: { validation: 3, lp_liquidation: 3, dlc_emergency: 3 },
+      thresholds: { validation: 3, lp_liquidation: 3, dlc_emergency: 3, reserve_spend: 3 },
       chains: {},
       oracles: [],
       bitcoinNetwork: 'regtest',

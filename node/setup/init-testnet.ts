@@ -38,10 +38,11 @@ export const TESTNET_MAX_GUARDIANS = 32
 
 export class SetupError extends CodedError<'exists' | 'invalid_option'> {}
 
-/** Per-operation thresholds for n guardians: majorities for validation and liquidation, the commit quorum for emergencies. */
+/** Per-operation thresholds for n guardians: majorities for validation and liquidation, the commit quorum for emergencies and reserve spends. */
 export function testnetThresholds(n: number): Record<Operation, number> {
   const majority = Math.floor(n / 2) + 1
-  return { validation: majority, lp_liquidation: majority, dlc_emergency: Math.min(n, n - maxFaulty(n)) }
+  const quorum = Math.min(n, n - maxFaulty(n))
+  return { validation: majority, lp_liquidation: majority, dlc_emergency: quorum, reserve_spend: quorum }
 }
 
 export function guardianName(index: number): string {
