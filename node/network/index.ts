@@ -5,3 +5,4 @@ export { GossipValidator, REJECT_REASONS, type ConsensusMessage, type GossipMess
 export { GuardianNetwork, type AcceptedMessage, type GuardianNetworkOptions, type GuardianPeerState, type MessageListener } from './guardian-network.js'
 export { NetworkMetrics } from './metrics.js'
 export { KIND_NAMES, topicFor, topicsFor } from './topics.js'
+export { networkProtocol, sendRequest, serveRequests, type RequestHandler, type RequestOptions, type ServeOptions } from './request-response.js'
