@@ -5,11 +5,13 @@ export { blockView, certificateView } from './routes/blocks.js'
 export { operationItem, parseOperationKey, type OperationItem } from './routes/operations.js'
 export { validationItem, type ValidationItem } from './routes/validations.js'
 export type {
+  AdminSource,
   ApiServer,
   ApiServerOptions,
   BlockView,
   CertificateView,
   CommittedBlock,
+  DkgStatusView,
   ErrorBody,
   NodeApiSource,
   NodeStatusSource,
@@ -18,7 +20,9 @@ export type {
   OperationView,
   OperationViewStatus,
   PeerStatusView,
+  PsbtView,
   Readiness,
+  ReserveView,
   StatusView,
   SubmitTxResult,
   ValidationObservationView,

@@ -294,7 +294,7 @@ export const operationSchema = {
   response: { 200: operationViewSchema, 400: errorSchema, 404: errorSchema, 500: errorSchema },
 } as const
 
-const VALIDATION_STATUSES = ['pending', 'approved', 'rejected', 'delayed', 'expired'] as const
+const VALIDATION_STATUSES = ['pending', 'approved', 'rejected', 'delayed', 'expired', 'signed'] as const
 const CHAIN_STRING = '^[A-Za-z0-9]{1,128}$'
 const isoOrNull = { ...nullable('string'), format: 'date-time' } as const
 
@@ -333,12 +333,14 @@ export const validationViewSchema = {
         additionalProperties: false,
       },
     },
-    bitcoinSignature: { ...nullable('string'), description: 'Not yet produced: null' },
-    bitcoinAddress: { ...nullable('string'), description: 'Not yet produced: null' },
+    bitcoinSignature: { ...nullable('string'), description: 'BIP-322 simple signature (base64) of the message by the reserve address; null until signed' },
+    bitcoinAddress: { ...nullable('string'), description: 'The reserve address that signed (P2TR); null until signed' },
+    signers: { type: 'array', items: { type: 'string' }, description: 'Guardians whose FROST shares made the signature' },
+    signedAt: isoOrNull,
     createdAt: { type: 'string', format: 'date-time' },
     processedAt: isoOrNull,
   },
-  required: ['id', 'chain', 'txHash', 'fromAddress', 'amount', 'message', 'status', 'reason', 'observations', 'conflicting', 'bitcoinSignature', 'bitcoinAddress', 'createdAt', 'processedAt'],
+  required: ['id', 'chain', 'txHash', 'fromAddress', 'amount', 'message', 'status', 'reason', 'observations', 'conflicting', 'bitcoinSignature', 'bitcoinAddress', 'signers', 'signedAt', 'createdAt', 'processedAt'],
   additionalProperties: false,
 } as const
 
@@ -422,4 +424,145 @@ export const submitTxSchema = {
     415: errorSchema,
     500: errorSchema,
   },
+} as const
+
+const HEX = (bytes: number) => ({ type: 'string', pattern: `^[0-9a-f]{${bytes * 2}}$` }) as const
+
+export const reserveAddressSchema = {
+  tags: ['reserves'],
+  summary: 'The reserve address: key-path-only P2TR of the FROST group key, with the DKG certificate',
+  description:
+    'groupKey is the taproot output key Q (x-only): BIP-340 signatures of the reserve verify against it. internalKey is P, the DKG group key before the BIP-341 tweak (no script tree): Q = P + int(hashTapTweak(x(P)))·G. The certificate holds every guardian\'s signature over digest = reserveKeyDigest(genesis hash, key).',
+  response: {
+    200: {
+      type: 'object',
+      properties: {
+        address: { type: 'string' },
+        network: { type: 'string', enum: ['mainnet', 'testnet', 'regtest'] },
+        groupKey: HEX(32),
+        internalKey: HEX(33),
+        threshold: { type: 'integer', minimum: 1 },
+        guardians: { type: 'integer', minimum: 1 },
+        verifyingShares: { type: 'array', items: HEX(33) },
+        dkgCertificate: {
+          type: 'object',
+          properties: {
+            sessionId: HEX(32),
+            digest: HEX(32),
+            signatures: {
+              type: 'array',
+              items: {
+                type: 'object',
+                properties: { guardian: { type: 'string' }, signature: HEX(65) },
+                required: ['guardian', 'signature'],
+                additionalProperties: false,
+              },
+            },
+          },
+          required: ['sessionId', 'digest', 'signatures'],
+          additionalProperties: false,
+        },
+        committedHeight: { type: 'integer', minimum: 1 },
+        committedAt: { type: 'string', format: 'date-time' },
+      },
+      required: ['address', 'network', 'groupKey', 'internalKey', 'threshold', 'guardians', 'verifyingShares', 'dkgCertificate', 'committedHeight', 'committedAt'],
+      additionalProperties: false,
+    },
+    404: errorSchema,
+    500: errorSchema,
+  },
+} as const
+
+const dkgStatusViewSchema = {
+  type: 'object',
+  properties: {
+    state: { type: 'string', enum: ['idle', 'running', 'complete', 'aborted'] },
+    attempt: { type: 'integer', minimum: 0 },
+    sessionId: nullable('string'),
+    phase: { type: 'string' },
+    round1: { type: 'integer', minimum: 0 },
+    shares: { type: 'integer', minimum: 0 },
+    signatures: { type: 'integer', minimum: 0 },
+    culprit: nullable('string'),
+    reason: nullable('string'),
+  },
+  required: ['state', 'attempt', 'sessionId', 'phase', 'round1', 'shares', 'signatures', 'culprit', 'reason'],
+  additionalProperties: false,
+} as const
+
+export const dkgStatusSchema = {
+  tags: ['reserves'],
+  summary: "This guardian's view of the distributed key generation",
+  response: { 200: dkgStatusViewSchema, 500: errorSchema },
+} as const
+
+const psbtViewSchema = {
+  type: 'object',
+  properties: {
+    id: HEX(32),
+    psbt: { type: 'string', description: 'The proposed PSBT, base64' },
+    inputs: { type: 'array', items: { type: 'integer', minimum: 0 }, description: 'Inputs the reserve signs (key path)' },
+    proposer: { type: 'string' },
+    createdHeight: { type: 'integer', minimum: 1 },
+    approvedAt: isoOrNull,
+    signedPsbt: { ...nullable('string'), description: 'The PSBT with the reserve signatures, base64; null until signed' },
+    signers: { type: 'array', items: { type: 'string' } },
+    signedAt: isoOrNull,
+  },
+  required: ['id', 'psbt', 'inputs', 'proposer', 'createdHeight', 'approvedAt', 'signedPsbt', 'signers', 'signedAt'],
+  additionalProperties: false,
+} as const
+
+export const psbtSchema = {
+  tags: ['reserves'],
+  summary: 'A PSBT spending reserve outputs: proposed, approved by reserve_spend votes, signed by the reserve',
+  params: { type: 'object', properties: { id: HEX(32) }, required: ['id'] },
+  response: { 200: psbtViewSchema, 400: errorSchema, 404: errorSchema, 500: errorSchema },
+} as const
+
+const adminSecurity = [{ adminToken: [] }]
+const adminErrors = { 401: errorSchema, 403: errorSchema, 500: errorSchema, 503: errorSchema } as const
+const submittedSchema = {
+  type: 'object',
+  properties: { hash: HEX(32), status: { type: 'string', enum: ['accepted'] } },
+  required: ['hash', 'status'],
+  additionalProperties: false,
+} as const
+
+export const adminDkgSchema = {
+  tags: ['admin'],
+  summary: 'Start a new DKG attempt (the guardians without a committed reserve key follow)',
+  security: adminSecurity,
+  response: { 202: dkgStatusViewSchema, 409: errorSchema, ...adminErrors },
+} as const
+
+export const adminPsbtSchema = {
+  tags: ['admin'],
+  summary: "Propose a PSBT spending reserve outputs (this guardian's signed PsbtProposal transaction)",
+  security: adminSecurity,
+  body: {
+    type: 'object',
+    properties: { psbt: { type: 'string', minLength: 1, maxLength: 16384, description: 'PSBT, base64' } },
+    required: ['psbt'],
+    additionalProperties: false,
+  },
+  response: { 202: submittedSchema, 400: errorSchema, ...adminErrors },
+} as const
+
+export const adminVoteSchema = {
+  tags: ['admin'],
+  summary: "This guardian's vote on an operation (e.g. reserve_spend of a PSBT id)",
+  security: adminSecurity,
+  params: {
+    type: 'object',
+    properties: { operation: { type: 'string', enum: [...OPERATIONS] }, operationId: { type: 'string', minLength: 1, maxLength: MAX_OPERATION_ID_BYTES, pattern: '^[A-Za-z0-9:._-]+$' } },
+    required: ['operation', 'operationId'],
+  },
+  body: {
+    type: 'object',
+    properties: { decision: { type: 'string', enum: ['approve', 'reject'] } },
+    required: ['decision'],
+    additionalProperties: false,
+  },
+  response: { 202: submittedSchema, 400: errorSchema, ...adminErrors },
 } as const

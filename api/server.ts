@@ -5,7 +5,9 @@ import { ApiError, INTERNAL_ERROR, toClientError, writeClientError } from './err
 import { registerBlockRoutes } from './routes/blocks.js'
 import { registerHealthRoutes } from './routes/health.js'
 import { instrumentRequests, registerMetricsRoute } from './routes/metrics.js'
+import { registerAdminRoutes } from './routes/admin.js'
 import { registerOperationRoutes } from './routes/operations.js'
+import { registerReserveRoutes } from './routes/reserves.js'
 import { registerStatusRoute } from './routes/status.js'
 import { registerTxRoute } from './routes/tx.js'
 import { registerValidationRoutes } from './routes/validations.js'
@@ -67,6 +69,7 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
     openapi: {
       openapi: '3.0.3',
       info: { title: 'Universal Bitcoin guardian node API', version: opts.version },
+      components: { securitySchemes: { adminToken: { type: 'http', scheme: 'bearer', description: 'api.adminToken of the node config' } } },
     },
   })
   await app.register(swaggerUi, { routePrefix: '/docs' })
@@ -77,6 +80,8 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
   registerOperationRoutes(app, opts.source)
   registerValidationRoutes(app, opts.source)
   registerTxRoute(app, opts.source)
+  registerReserveRoutes(app, opts.source)
+  registerAdminRoutes(app, opts.admin, opts.adminToken)
   registerMetricsRoute(app, opts.registry)
 
   let closing: Promise<void> | null = null

@@ -84,7 +84,7 @@ export interface OperationsPage {
   readonly nextCursor: string | null
 }
 
-export type ValidationViewStatus = 'pending' | 'approved' | 'rejected' | 'delayed' | 'expired'
+export type ValidationViewStatus = 'pending' | 'approved' | 'rejected' | 'delayed' | 'expired' | 'signed'
 
 export interface ValidationObservationView {
   /** Guardian index. */
@@ -112,6 +112,71 @@ export interface ValidationView {
   readonly conflicting: readonly ValidationObservationView[]
   readonly createdAtMs: number
   readonly processedAtMs: number | null
+  /** The reserve's BIP-322 proof, once signed. */
+  readonly signature: {
+    readonly bitcoinSignature: string
+    readonly bitcoinAddress: string
+    readonly signers: readonly number[]
+    readonly signedAtMs: number
+    readonly signedHeight: number
+  } | null
+}
+
+/** The committed reserve key: what a client needs to check a proof of reserves. */
+export interface ReserveView {
+  readonly address: string
+  readonly network: string
+  /** The taproot output key Q, x-only hex (what signatures verify against). */
+  readonly groupKey: string
+  /** The internal key P, compressed hex: Q = P + hashTapTweak(x(P))·G (BIP-341, no script tree). */
+  readonly internalKey: string
+  readonly threshold: number
+  readonly guardians: number
+  readonly verifyingShares: readonly string[]
+  readonly dkgCertificate: {
+    readonly sessionId: string
+    /** reserveKeyDigest(genesis hash, key), hex: what every guardian signed. */
+    readonly digest: string
+    readonly signatures: ReadonlyArray<{ readonly guardian: number; readonly signature: string }>
+  }
+  readonly committedHeight: number
+  readonly committedAtMs: number
+}
+
+/** A PSBT spending reserve outputs, as committed. */
+export interface PsbtView {
+  readonly id: string
+  readonly psbt: string
+  readonly inputs: readonly number[]
+  readonly proposer: number
+  readonly createdHeight: number
+  readonly approvedAtMs: number | null
+  readonly signedPsbt: string | null
+  readonly signers: readonly number[]
+  readonly signedAtMs: number | null
+}
+
+/** This node's view of the distributed key generation. */
+export interface DkgStatusView {
+  readonly state: 'idle' | 'running' | 'complete' | 'aborted'
+  readonly attempt: number
+  readonly sessionId: string | null
+  readonly phase: string
+  readonly round1: number
+  readonly shares: number
+  readonly signatures: number
+  readonly culprit: string | null
+  readonly reason: string | null
+}
+
+/** Operator actions, behind the admin token. */
+export interface AdminSource {
+  /** Starts a new DKG attempt (max seen + 1). */
+  startDkg(): Promise<DkgStatusView>
+  /** Signs and submits a PsbtProposal transaction of this guardian. */
+  proposePsbt(psbt: Uint8Array): Promise<SubmitTxResult>
+  /** Signs and submits this guardian's vote on an operation. */
+  vote(operation: Operation, operationId: string, decision: 'approve' | 'reject'): Promise<SubmitTxResult>
 }
 
 export interface ValidationsQuery {
@@ -155,6 +220,12 @@ export interface NodeApiSource extends NodeStatusSource {
    * transaction hash (hex); `code` is a stable snake_case reason, e.g. bad_signature.
    */
   submitTx(tx: Uint8Array): Promise<SubmitTxResult>
+  /** The committed reserve key (undefined before a DKG result is committed). */
+  reserve(): Promise<ReserveView | undefined>
+  /** A committed PSBT spending reserve outputs. */
+  psbt(id: string): Promise<PsbtView | undefined>
+  /** This node's view of the DKG. */
+  dkgStatus(): DkgStatusView
 }
 
 export interface ApiServerOptions {
@@ -167,6 +238,9 @@ export interface ApiServerOptions {
   readonly source: NodeApiSource
   /** Node version, used as the OpenAPI document version. */
   readonly version: string
+  /** Operator routes under /admin, enabled when `adminToken` is set (Authorization: Bearer <token>). */
+  readonly admin?: AdminSource
+  readonly adminToken?: string
 }
 
 export interface ApiServer {

@@ -15,8 +15,10 @@ export interface ValidationItem {
   readonly reason: string | null
   readonly observations: ReadonlyArray<{ readonly guardian: string; readonly signature: string }>
   readonly conflicting: ReadonlyArray<{ readonly guardian: string; readonly observationHash: string }>
-  readonly bitcoinSignature: null
-  readonly bitcoinAddress: null
+  readonly bitcoinSignature: string | null
+  readonly bitcoinAddress: string | null
+  readonly signers: readonly string[]
+  readonly signedAt: string | null
   readonly createdAt: string
   readonly processedAt: string | null
 }
@@ -66,8 +68,10 @@ export function validationItem(v: ValidationView, name: (index: number) => strin
     reason: v.reason,
     observations: v.observations.map((o) => ({ guardian: name(o.guardian), signature: o.signature })),
     conflicting: v.conflicting.map((o) => ({ guardian: name(o.guardian), observationHash: o.observationHash })),
-    bitcoinSignature: null,
-    bitcoinAddress: null,
+    bitcoinSignature: v.signature?.bitcoinSignature ?? null,
+    bitcoinAddress: v.signature?.bitcoinAddress ?? null,
+    signers: v.signature?.signers.map(name) ?? [],
+    signedAt: v.signature === null ? null : new Date(v.signature.signedAtMs).toISOString(),
     createdAt: new Date(v.createdAtMs).toISOString(),
     processedAt: v.processedAtMs === null ? null : new Date(v.processedAtMs).toISOString(),
   }

@@ -11,7 +11,7 @@ import {
   type Block,
   type Certificate,
 } from '../../protocol/index.js'
-import type { NodeApiSource, OperationView, Readiness, StatusView, ValidationView } from '../types.js'
+import type { DkgStatusView, NodeApiSource, OperationView, Readiness, StatusView, ValidationView } from '../types.js'
 
 export const STATUS: StatusView = {
   guardian: 'guardian-0',
@@ -117,7 +117,10 @@ export const VALIDATION: ValidationView = {
   conflicting: [{ guardian: 1, observationHash: 'cc'.repeat(32), signature: '03'.repeat(65) }],
   createdAtMs: 1_700_000_000_000,
   processedAtMs: 1_700_000_060_000,
+  signature: null,
 }
+
+export const DKG_IDLE: DkgStatusView = { state: 'idle', attempt: 0, sessionId: null, phase: 'idle', round1: 0, shares: 0, signatures: 0, culprit: null, reason: null }
 
 /** A NodeApiSource over plain data; each method can be overridden. */
 export function fakeSource(overrides: Partial<NodeApiSource> = {}): NodeApiSource {
@@ -133,6 +136,9 @@ export function fakeSource(overrides: Partial<NodeApiSource> = {}): NodeApiSourc
     validations: async () => ({ items: [VALIDATION], nextCursor: null }),
     guardianName: (index) => (index < 5 ? `guardian-${index}` : undefined),
     submitTx: async () => ({ ok: true, hash: '00'.repeat(32) }),
+    reserve: async () => undefined,
+    psbt: async () => undefined,
+    dkgStatus: () => DKG_IDLE,
     ...overrides,
   }
 }

@@ -24,6 +24,7 @@ import {
   type Genesis,
   type ChainName,
   type Operation,
+  type SigningJobRef,
   CHAIN_NAMES,
 } from '../../protocol/index.js'
 import { AppError } from './errors.js'
@@ -36,10 +37,13 @@ import {
   type AuditEntry,
   type OperationRecord,
   type OperationStatus,
+  type PsbtRecord,
+  type ReserveRecord,
   type ValidationRecord,
   type ValidationStatus,
 } from './records.js'
 import { AppState, genesisTimeMs, type OperationChange, type ValidationChange } from './state.js'
+import { jobMessages, signableAt } from './custody.js'
 import { senderOf } from './validation.js'
 import { TrieDb, type AppDb, type BinarySublevel, type SublevelOp } from './trie-db.js'
 
@@ -250,7 +254,7 @@ export class GuardianApplication {
     const result = this.verify(tx)
     if (!result.ok) return { ok: false, code: result.code, reason: result.reason }
     const state = await AppState.at(this.trie.fork(), this.head.stateRoot)
-    const reason = await checkTx(state, result.verified)
+    const reason = await checkTx(state, this.params, result.verified)
     return reason === null ? { ok: true, hash: result.verified.hash } : { ok: false, code: 'invalid', reason }
   }
 
@@ -438,6 +442,56 @@ export class GuardianApplication {
       return value as ValidationRecord
     })
     return { items, nextCursor: keys.length > limit ? orders[orders.length - 1]! : null }
+  }
+
+  // ─── custody ───────────────────────────────────────────────────────────────
+
+  /** The committed reserve key, its address and DKG certificate, once a DKG result is committed. */
+  async getReserve(): Promise<ReserveRecord | undefined> {
+    this.assertOpen()
+    return (await this.committedState()).getReserve()
+  }
+
+  /** The committed PSBT `id`. */
+  async getPsbt(id: string): Promise<PsbtRecord | undefined> {
+    this.assertOpen()
+    if (!VALIDATION_ID.test(id)) return undefined
+    return (await this.committedState()).getPsbt(id)
+  }
+
+  /** What signing job `job` signs according to the committed state; undefined if it does not await a signature. */
+  async jobMessages(job: SigningJobRef): Promise<Uint8Array[] | undefined> {
+    this.assertOpen()
+    return jobMessages(await this.committedState(), job)
+  }
+
+  /**
+   * Jobs awaiting a signature in the committed state: approved validations (oldest first, from
+   * the validation index) and approved PSBTs (approval order); at most `limit`. None before
+   * the reserve key is committed.
+   */
+  async pendingSigningJobs(limit: number): Promise<Array<{ ref: SigningJobRef; signableAtMs: number }>> {
+    this.assertOpen()
+    const state = await this.committedState()
+    const reserve = await state.getReserve()
+    if (reserve === undefined) return []
+    const jobs: Array<{ ref: SigningJobRef; signableAtMs: number }> = []
+    for (const id of await state.getPsbtsAwaiting()) {
+      if (jobs.length >= limit) return jobs
+      const psbt = await state.getPsbt(id)
+      if (psbt?.approvedAtMs != null) jobs.push({ ref: { kind: 'psbt', id }, signableAtMs: signableAt(reserve, psbt.approvedAtMs) })
+    }
+    const prefix = validationPrefix(undefined, 'approved', undefined)
+    const ids = await this.vindex.values({ gt: prefix, lt: `${prefix}\xff`, limit: Math.max(0, limit - jobs.length) }).all()
+    for (const id of ids) {
+      const record = typeof id === 'string' ? await state.getValidation(id) : undefined
+      if (record?.status === 'approved') jobs.push({ ref: { kind: 'validation', id: record.id }, signableAtMs: signableAt(reserve, record.processedAtMs ?? record.createdAtMs) })
+    }
+    return jobs
+  }
+
+  private committedState(): Promise<AppState> {
+    return AppState.at(this.trie.fork(), this.head.stateRoot)
   }
 
   /** Audit entries from `fromSeq` (default 0), in order, from the committed state. */

@@ -15,6 +15,7 @@ import {
 } from '../../protocol/index.js'
 import type { OperationRecord } from './records.js'
 import type { AppState } from './state.js'
+import { applyPsbtProposal, applyReserveKey, applyThresholdSignature, approvePsbt, checkPsbtProposal, checkReserveKey, checkThresholdSignature } from './custody.js'
 import { applyObservation, beginValidationBlock, checkObservation } from './validation.js'
 
 /**
@@ -84,13 +85,33 @@ export function verifyTx(bytes: Uint8Array, networkId: Uint8Array, guardians: Gu
 }
 
 /** Why `verified` cannot be executed on `state` now, or null if it can. Reads only. */
-export async function checkTx(state: AppState, verified: VerifiedTx): Promise<string | null> {
+export async function checkTx(state: AppState, params: ExecutionParams, verified: VerifiedTx): Promise<string | null> {
   const { tx, signer } = verified
-  if (tx.type !== TxType.GuardianVote && tx.type !== TxType.Observation) return `unknown transaction type ${String((tx as { type: unknown }).type)}`
   if ((await state.getGuardian(signer)) === undefined) return `signer ${signer} is not a guardian`
-  if (tx.type === TxType.Observation) return checkObservation(state, signer, tx)
+  switch (tx.type) {
+    case TxType.Observation:
+      return checkObservation(state, signer, tx)
+    case TxType.ReserveKey:
+      return checkReserveKey(state, params, tx)
+    case TxType.ThresholdSignature:
+      return checkThresholdSignature(state, params, tx)
+    case TxType.PsbtProposal: {
+      const checked = await checkPsbtProposal(state, tx)
+      return typeof checked === 'string' ? checked : null
+    }
+    case TxType.GuardianVote:
+      return checkVote(state, signer, tx)
+    default:
+      return `unknown transaction type ${String((tx as { type: unknown }).type)}`
+  }
+}
+
+async function checkVote(state: AppState, signer: number, tx: GuardianVoteTx): Promise<string | null> {
   const record = await state.getOperation(tx.operation, tx.operationId)
-  if (record === undefined) return null
+  if (record === undefined) {
+    if (tx.operation === 'reserve_spend' && (await state.getPsbt(tx.operationId)) === undefined) return `no proposed PSBT ${tx.operationId} to vote on`
+    return null
+  }
   if (record.approvals.includes(signer) || record.rejections.includes(signer)) {
     return `guardian ${signer} already voted on ${tx.operation} ${tx.operationId}`
   }
@@ -129,11 +150,30 @@ async function expireOperations(state: AppState, ctx: BlockContext): Promise<voi
  * invalid (then the state is unchanged).
  */
 export async function applyTx(state: AppState, params: ExecutionParams, ctx: BlockContext, verified: VerifiedTx): Promise<string | null> {
-  const reason = await checkTx(state, verified)
+  const { tx, signer } = verified
+  if (tx.type === TxType.PsbtProposal) {
+    // Parsed once: the check's result is what the record stores.
+    const checked = (await state.getGuardian(signer)) === undefined ? `signer ${signer} is not a guardian` : await checkPsbtProposal(state, tx)
+    if (typeof checked === 'string') return checked
+    await applyPsbtProposal(state, ctx, signer, tx, checked)
+    return null
+  }
+  const reason = await checkTx(state, params, verified)
   if (reason !== null) return reason
-  const { tx } = verified
-  if (tx.type === TxType.Observation) await applyObservation(state, params, ctx, verified.signer, verified.signature, tx)
-  else if (tx.type === TxType.GuardianVote) await applyVote(state, params, ctx, verified.signer, tx)
+  switch (tx.type) {
+    case TxType.Observation:
+      await applyObservation(state, params, ctx, signer, verified.signature, tx)
+      break
+    case TxType.ReserveKey:
+      await applyReserveKey(state, params, ctx, tx)
+      break
+    case TxType.ThresholdSignature:
+      await applyThresholdSignature(state, ctx, tx)
+      break
+    case TxType.GuardianVote:
+      await applyVote(state, params, ctx, signer, tx)
+      break
+  }
   return null
 }
 
@@ -167,4 +207,5 @@ async function applyVote(state: AppState, params: ExecutionParams, ctx: BlockCon
   if (status !== 'pending') {
     await state.appendAudit({ height: ctx.height, timeMs: ctx.timeMs, operation: after.operation, operationId: after.operationId, status })
   }
+  if (status === 'approved' && after.operation === 'reserve_spend') await approvePsbt(state, ctx, after.operationId)
 }

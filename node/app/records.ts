@@ -1,6 +1,19 @@
 import { bytesToHex } from '@noble/hashes/utils.js'
-import { CHAIN_NAMES, decodeCanonical, encodeCanonical, keccak256, OPERATIONS, type ChainName, type Operation } from '../../protocol/index.js'
-import { readString, readTuple, readUint, type CborValue } from '../../protocol/codec.js'
+import {
+  CHAIN_NAMES,
+  decodeCanonical,
+  encodeCanonical,
+  keccak256,
+  MAX_PSBT_BYTES,
+  OPERATIONS,
+  readReserveKey,
+  reserveKeyValue,
+  type ChainName,
+  type DkgSignature,
+  type Operation,
+  type ReserveKey,
+} from '../../protocol/index.js'
+import { readBytes, readString, readTuple, readUint, type CborValue } from '../../protocol/codec.js'
 import { AppError } from './errors.js'
 
 /**
@@ -49,14 +62,14 @@ export interface AuditEntry {
   readonly timeMs: number
   readonly operation: Operation
   readonly operationId: string
-  /** The decision: approved, rejected or expired; for validations also delayed (then approved later). */
+  /** The decision: approved, rejected or expired; for validations also delayed (then approved later); signed when the reserve signed it. */
   readonly status: AuditStatus
   readonly prevHash: string
   readonly hash: string
 }
 
-export type AuditStatus = 'approved' | 'rejected' | 'expired' | 'delayed'
-const AUDIT_STATUSES: readonly AuditStatus[] = ['approved', 'rejected', 'expired', 'delayed']
+export type AuditStatus = 'approved' | 'rejected' | 'expired' | 'delayed' | 'signed'
+const AUDIT_STATUSES: readonly AuditStatus[] = ['approved', 'rejected', 'expired', 'delayed', 'signed']
 
 export const AUDIT_GENESIS_HASH = '0'.repeat(64)
 
@@ -191,13 +204,15 @@ export function copyRecord(r: OperationRecord): OperationRecord {
  *   delayed ──(block start, the sender's rolling-hour window has room)───▶ approved
  *   pending ──(block time ≥ expiresAtMs)─────────────────────────────────▶ expired
  *
+ *   approved ──(a ThresholdSignature transaction with the reserve's BIP-322 proof)──▶ signed
+ *
  * The content fields (txHash … blockHash) are those of the leading content: the observation hash
  * with the most observations (the earlier leader keeps ties). `observations` are the guardians
  * that observed the leading content, `conflicting` those that observed another (evidence, never
  * counted for the leader). Observations arriving after the decision are still recorded.
  */
-export type ValidationStatus = 'pending' | 'approved' | 'rejected' | 'delayed' | 'expired'
-export const VALIDATION_STATUSES: readonly ValidationStatus[] = ['pending', 'approved', 'rejected', 'delayed', 'expired']
+export type ValidationStatus = 'pending' | 'approved' | 'rejected' | 'delayed' | 'expired' | 'signed'
+export const VALIDATION_STATUSES: readonly ValidationStatus[] = ['pending', 'approved', 'rejected', 'delayed', 'expired', 'signed']
 export type ValidationReason = 'wrong_recipient' | 'below_minimum' | 'empty_message' | 'invalid_utf8' | 'message_too_long' | 'unknown_chain' | 'rate_limited'
 export const VALIDATION_REASONS: readonly ValidationReason[] = ['wrong_recipient', 'below_minimum', 'empty_message', 'invalid_utf8', 'message_too_long', 'unknown_chain', 'rate_limited']
 
@@ -233,6 +248,19 @@ export interface ValidationRecord {
   readonly processedAtMs: number | null
   readonly createdHeight: number
   readonly processedHeight: number | null
+  /** The reserve's proof, once signed. */
+  readonly signature: ReserveSignature | null
+}
+
+/** A BIP-322 simple signature of the validation's message by the reserve address. */
+export interface ReserveSignature {
+  /** base64 BIP-322 simple signature (the to_sign witness). */
+  readonly bitcoinSignature: string
+  readonly bitcoinAddress: string
+  /** Guardians whose FROST shares made it. */
+  readonly signers: readonly number[]
+  readonly signedAtMs: number
+  readonly signedHeight: number
 }
 
 function oneOf<T extends string>(value: unknown, options: readonly T[], field: string): T {
@@ -274,12 +302,25 @@ export function encodeValidationRecord(r: ValidationRecord): Uint8Array {
     r.processedAtMs,
     r.createdHeight,
     r.processedHeight,
+    r.signature === null ? null : [r.signature.bitcoinSignature, r.signature.bitcoinAddress, [...r.signature.signers], r.signature.signedAtMs, r.signature.signedHeight],
   ])
+}
+
+function readReserveSignature(value: unknown, field: string): ReserveSignature | null {
+  if (value === null) return null
+  if (!Array.isArray(value) || value.length !== 5) throw new Error(`${field}: expected [signature, address, signers, signedAtMs, signedHeight]`)
+  return {
+    bitcoinSignature: readString(value[0], `${field}.bitcoinSignature`, 512),
+    bitcoinAddress: readString(value[1], `${field}.bitcoinAddress`, 128),
+    signers: readIndexes(value[2], `${field}.signers`),
+    signedAtMs: readUint(value[3], MAX_TIME, `${field}.signedAtMs`),
+    signedHeight: readUint(value[4], MAX_TIME, `${field}.signedHeight`),
+  }
 }
 
 export function decodeValidationRecord(bytes: Uint8Array): ValidationRecord {
   return decodeStored(bytes, 'validation record', (value) => {
-    const t = readTuple(value, RECORD_VERSION, 19, 'validation')
+    const t = readTuple(value, RECORD_VERSION, 20, 'validation')
     return {
       id: readString(t[0], 'validation.id', 64),
       chain: oneOf(t[1], CHAIN_NAMES, 'validation.chain'),
@@ -300,11 +341,98 @@ export function decodeValidationRecord(bytes: Uint8Array): ValidationRecord {
       processedAtMs: readNullableUint(t[16], 'validation.processedAtMs'),
       createdHeight: readUint(t[17], MAX_TIME, 'validation.createdHeight'),
       processedHeight: readNullableUint(t[18], 'validation.processedHeight'),
+      signature: readReserveSignature(t[19], 'validation.signature'),
     }
   })
 }
 
 /** A copy that callers may keep. */
 export function copyValidation(r: ValidationRecord): ValidationRecord {
-  return { ...r, observations: r.observations.map((o) => ({ ...o })), conflicting: r.conflicting.map((o) => ({ ...o })) }
+  return {
+    ...r,
+    observations: r.observations.map((o) => ({ ...o })),
+    conflicting: r.conflicting.map((o) => ({ ...o })),
+    signature: r.signature === null ? null : { ...r.signature, signers: [...r.signature.signers] },
+  }
+}
+
+// ─── reserve custody ─────────────────────────────────────────────────────────
+
+/** The reserve key, set once by the first valid ReserveKey transaction. */
+export interface ReserveRecord {
+  readonly key: ReserveKey
+  /** Every guardian's signature over reserveKeyDigest: the DKG certificate. */
+  readonly signatures: readonly DkgSignature[]
+  /** The key-path-only P2TR address of the output key, in the genesis Bitcoin network. */
+  readonly address: string
+  readonly committedHeight: number
+  readonly committedAtMs: number
+}
+
+export function encodeReserveRecord(r: ReserveRecord): Uint8Array {
+  return encodeCanonical([RECORD_VERSION, reserveKeyValue(r.key), r.signatures.map((s) => [s.guardian, s.signature]), r.address, r.committedHeight, r.committedAtMs])
+}
+
+export function decodeReserveRecord(bytes: Uint8Array): ReserveRecord {
+  return decodeStored(bytes, 'reserve record', (value) => {
+    const [key, signatures, address, committedHeight, committedAtMs] = readTuple(value, RECORD_VERSION, 5, 'reserve')
+    if (!Array.isArray(signatures)) throw new Error('reserve.signatures: expected an array')
+    return {
+      key: readReserveKey(key, 'reserve.key'),
+      signatures: signatures.map((s, i) => {
+        if (!Array.isArray(s) || s.length !== 2) throw new Error(`reserve.signatures[${i}]: expected [guardian, signature]`)
+        return { guardian: readUint(s[0], 255, `reserve.signatures[${i}].guardian`), signature: readBytes(s[1], `reserve.signatures[${i}].signature`, { exact: 65 }) }
+      }),
+      address: readString(address, 'reserve.address', 128),
+      committedHeight: readUint(committedHeight, MAX_TIME, 'reserve.committedHeight'),
+      committedAtMs: readUint(committedAtMs, MAX_TIME, 'reserve.committedAtMs'),
+    }
+  })
+}
+
+/**
+ * A PSBT spending reserve outputs. Proposed by a guardian (PsbtProposal), approved by guardian
+ * votes on operation reserve_spend with operationId = the PSBT id, then signed by a FROST
+ * session (key path, SIGHASH_DEFAULT) on every reserve input.
+ */
+export interface PsbtRecord {
+  /** Hex sha256 of the unsigned transaction (chains/bitcoin parseReservePsbt). */
+  readonly id: string
+  /** The proposed PSBT, hex. */
+  readonly psbt: string
+  /** Indexes of the inputs the reserve signs. */
+  readonly inputs: readonly number[]
+  readonly proposer: number
+  readonly createdHeight: number
+  readonly createdAtMs: number
+  /** Block time of the approval (reserve_spend reached its threshold), or null. */
+  readonly approvedAtMs: number | null
+  /** The PSBT with the reserve's key-path signatures, hex, once signed. */
+  readonly signedPsbt: string | null
+  readonly signers: readonly number[]
+  readonly signedAtMs: number | null
+  readonly signedHeight: number | null
+}
+
+export function encodePsbtRecord(r: PsbtRecord): Uint8Array {
+  return encodeCanonical([RECORD_VERSION, r.id, r.psbt, [...r.inputs], r.proposer, r.createdHeight, r.createdAtMs, r.approvedAtMs, r.signedPsbt, [...r.signers], r.signedAtMs, r.signedHeight])
+}
+
+export function decodePsbtRecord(bytes: Uint8Array): PsbtRecord {
+  return decodeStored(bytes, 'psbt record', (value) => {
+    const t = readTuple(value, RECORD_VERSION, 11, 'psbt')
+    return {
+      id: readString(t[0], 'psbt.id', 64),
+      psbt: readString(t[1], 'psbt.psbt', 2 * MAX_PSBT_BYTES),
+      inputs: readIndexes(t[2], 'psbt.inputs'),
+      proposer: readUint(t[3], 255, 'psbt.proposer'),
+      createdHeight: readUint(t[4], MAX_TIME, 'psbt.createdHeight'),
+      createdAtMs: readUint(t[5], MAX_TIME, 'psbt.createdAtMs'),
+      approvedAtMs: readNullableUint(t[6], 'psbt.approvedAtMs'),
+      signedPsbt: t[7] === null ? null : readString(t[7], 'psbt.signedPsbt', 4 * MAX_PSBT_BYTES),
+      signers: readIndexes(t[8], 'psbt.signers'),
+      signedAtMs: readNullableUint(t[9], 'psbt.signedAtMs'),
+      signedHeight: readNullableUint(t[10], 'psbt.signedHeight'),
+    }
+  })
 }

@@ -9,12 +9,18 @@ import {
   auditHash,
   decodeAuditEntry,
   decodeOperationRecord,
+  decodePsbtRecord,
+  decodeReserveRecord,
   decodeValidationRecord,
   encodeAuditEntry,
   encodeOperationRecord,
+  encodePsbtRecord,
+  encodeReserveRecord,
   encodeValidationRecord,
   type AuditEntry,
   type OperationRecord,
+  type PsbtRecord,
+  type ReserveRecord,
   type ValidationRecord,
 } from './records.js'
 import type { TrieDb } from './trie-db.js'
@@ -38,6 +44,9 @@ import type { TrieDb } from './trie-db.js'
  *   vrate/<chain>/<from>        [1, [approval block times]]          the sender's approvals of the last hour
  *   vdelayed/<chain>/<from>     [1, [id…]]                           the sender's delayed validations, FIFO
  *   vdelayed                    [1, [[chain, from]…]]                senders with delayed validations, first delayed first
+ *   reserve                     ReserveRecord (records.ts)           the reserve key and its DKG certificate, once
+ *   psbt/<id>                   PsbtRecord (records.ts)              PSBTs spending reserve outputs
+ *   psbt-awaiting               [1, [id…]]                           approved PSBTs not yet signed, approval order
  * (<from> is the sender address, lower-case on EVM chains.)
  *
  * The expiry queue is a FIFO: every operation gets expiresAtMs = creation block time +
@@ -104,6 +113,9 @@ export const stateKeys = {
   rate: (s: Sender): string => `vrate/${s.chain}/${s.from}`,
   delayed: (s: Sender): string => `vdelayed/${s.chain}/${s.from}`,
   delayedSenders: 'vdelayed',
+  reserve: 'reserve',
+  psbt: (id: string): string => `psbt/${id}`,
+  psbtAwaiting: 'psbt-awaiting',
 } as const
 
 const MAX_VALUE_BYTES = 64 * 1024
@@ -404,6 +416,40 @@ export class AppState {
       stateKeys.delayedSenders,
       senders.map((s) => [s.chain, s.from]),
     )
+  }
+
+  // ─── reserve custody ───────────────────────────────────────────────────────
+
+  async getReserve(): Promise<ReserveRecord | undefined> {
+    const bytes = await this.read(stateKeys.reserve)
+    return bytes === null ? undefined : decodeReserveRecord(bytes)
+  }
+
+  putReserve(record: ReserveRecord): void {
+    this.write(stateKeys.reserve, encodeReserveRecord(record))
+  }
+
+  async getPsbt(id: string): Promise<PsbtRecord | undefined> {
+    const bytes = await this.read(stateKeys.psbt(id))
+    return bytes === null ? undefined : decodePsbtRecord(bytes)
+  }
+
+  putPsbt(record: PsbtRecord): void {
+    this.write(stateKeys.psbt(record.id), encodePsbtRecord(record))
+  }
+
+  /** Approved PSBTs awaiting their signatures, in approval order. */
+  async getPsbtsAwaiting(): Promise<string[]> {
+    const key = stateKeys.psbtAwaiting
+    try {
+      return (await this.readList(key)).map((v, i) => readString(v, `ids[${i}]`, 64))
+    } catch (err) {
+      this.corrupt(key, err)
+    }
+  }
+
+  putPsbtsAwaiting(ids: readonly string[]): void {
+    this.writeList(stateKeys.psbtAwaiting, [...ids])
   }
 
   // ─── block results ─────────────────────────────────────────────────────────

@@ -90,6 +90,7 @@ export async function applyObservation(state: AppState, params: ExecutionParams,
       processedAtMs: null,
       createdHeight: ctx.height,
       processedHeight: null,
+      signature: null,
     }
     await state.pushValidationExpiry(record.expiresAtMs, id)
   } else if (before.observations[0]?.observationHash === hash) {

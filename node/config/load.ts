@@ -29,7 +29,7 @@ function describe(src: Source): string {
   }
 }
 
-type Value = string | number | readonly string[]
+type Value = string | number | boolean | readonly string[]
 
 interface Resolved {
   readonly value: Value
@@ -96,6 +96,7 @@ export async function parseConfig(
   const num = (key: string): number => values.get(key)?.value as number
   const list = (key: string): readonly string[] => Object.freeze([...(values.get(key)?.value as readonly string[])])
   const passphraseFile = values.get('passphraseFile')?.value as string | undefined
+  const adminToken = values.get('api.adminToken')?.value as string | undefined
 
   return Object.freeze({
     configFile: file,
@@ -103,7 +104,7 @@ export async function parseConfig(
     keystoreFile: str('keystore'),
     ...(passphraseFile !== undefined ? { passphraseFile } : {}),
     dataDir: str('dataDir'),
-    api: Object.freeze({ host: str('api.host'), port: num('api.port') }),
+    api: Object.freeze({ host: str('api.host'), port: num('api.port'), ...(adminToken !== undefined ? { adminToken } : {}) }),
     p2p: Object.freeze({
       listen: list('p2p.listen'),
       peers: list('p2p.peers'),
@@ -113,6 +114,11 @@ export async function parseConfig(
     }),
     chains: Object.freeze(Object.fromEntries(CHAIN_NAMES.map((chain) => [chain, Object.freeze({ rpcUrls: list(`chains.${chain}.rpcUrls`) })]))) as NodeConfig['chains'],
     consensus: Object.freeze({ emptyBlockIntervalMs: num('consensus.emptyBlockIntervalMs'), timeoutProposeMs: num('consensus.timeoutProposeMs') }),
+    custody: Object.freeze({
+      autoDkg: values.get('custody.autoDkg')?.value as boolean,
+      signingTimeoutMs: num('custody.signingTimeoutMs'),
+      dkgPollIntervalMs: num('custody.dkgPollIntervalMs'),
+    }),
     log: Object.freeze({ level: str('log.level') as LogLevel }),
   })
 }
@@ -257,6 +263,13 @@ function convert(setting: ConfigSetting, value: unknown, fromString: boolean, so
       if (typeof value !== 'number' || !Number.isInteger(value) || value < lo || value > hi) return fail(expected, value)
       return value
     }
+    case 'boolean':
+      if (fromString) {
+        if (value !== 'true' && value !== 'false') return fail('true or false', value)
+        return value === 'true'
+      }
+      if (typeof value !== 'boolean') return fail('true or false', value)
+      return value
     case 'loglevel':
       if (typeof value !== 'string' || !(LOG_LEVELS as readonly string[]).includes(value)) {
         return fail(`one of ${LOG_LEVELS.join(', ')}`, value)

@@ -5,7 +5,7 @@ import { CHAIN_NAMES, type ChainName } from '../../protocol/index.js'
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace'
 export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace']
 
-export type ConfigSettingType = 'string' | 'path' | 'port' | 'integer' | 'multiaddrs' | 'loglevel' | 'urls'
+export type ConfigSettingType = 'string' | 'path' | 'port' | 'integer' | 'boolean' | 'multiaddrs' | 'loglevel' | 'urls'
 
 export interface ConfigSetting {
   /** Dotted key as it appears in the config file, e.g. 'api.port'. */
@@ -40,6 +40,8 @@ export const CONFIG_SETTINGS: readonly ConfigSetting[] = Object.freeze([
     description: 'HTTP API bind address' },
   { key: 'api.port', env: 'UBTC_API_PORT', flag: 'api-port', type: 'port', required: false, default: 8500,
     description: 'HTTP API port' },
+  { key: 'api.adminToken', env: 'UBTC_ADMIN_TOKEN', flag: 'admin-token', type: 'string', required: false,
+    description: 'Bearer token of the operator routes under /admin (ubtc dkg …); unset: admin routes are disabled' },
   { key: 'p2p.listen', env: 'UBTC_P2P_LISTEN', flag: 'p2p-listen', type: 'multiaddrs', required: false,
     default: ['/ip4/127.0.0.1/tcp/8600'], multiaddr: 'listen',
     description: 'libp2p TCP listen multiaddrs (comma-separated in env/flag)' },
@@ -67,6 +69,14 @@ export const CONFIG_SETTINGS: readonly ConfigSetting[] = Object.freeze([
   { key: 'consensus.timeoutProposeMs', env: 'UBTC_TIMEOUT_PROPOSE_MS', flag: 'timeout-propose-ms', type: 'integer',
     required: false, default: 1000, min: 50, max: 60_000,
     description: 'Round-0 propose timeout; prevote/precommit timeouts are half of it, and all grow by half of it per round' },
+  { key: 'custody.autoDkg', env: 'UBTC_AUTO_DKG', flag: 'auto-dkg', type: 'boolean', required: false, default: false,
+    description: 'Start the distributed key generation at start-up while no reserve key is committed (testnets); otherwise `ubtc dkg` starts it' },
+  { key: 'custody.signingTimeoutMs', env: 'UBTC_SIGNING_TIMEOUT_MS', flag: 'signing-timeout-ms', type: 'integer',
+    required: false, default: 10_000, min: 500, max: 600_000,
+    description: 'How long one FROST signing attempt may take before the next coordinator takes over' },
+  { key: 'custody.dkgPollIntervalMs', env: 'UBTC_DKG_POLL_INTERVAL_MS', flag: 'dkg-poll-interval-ms', type: 'integer',
+    required: false, default: 250, min: 20, max: 60_000,
+    description: 'How often a DKG participant asks its peers for the packages it still misses' },
   { key: 'log.level', env: 'UBTC_LOG_LEVEL', flag: 'log-level', type: 'loglevel', required: false, default: 'info',
     description: `Log level: ${LOG_LEVELS.join(', ')}` },
 ] satisfies ConfigSetting[])
@@ -77,7 +87,7 @@ export interface NodeConfig {
   readonly keystoreFile: string
   readonly passphraseFile?: string
   readonly dataDir: string
-  readonly api: { readonly host: string; readonly port: number }
+  readonly api: { readonly host: string; readonly port: number; readonly adminToken?: string }
   readonly p2p: {
     readonly listen: readonly string[]
     readonly peers: readonly string[]
@@ -87,5 +97,6 @@ export interface NodeConfig {
   }
   readonly chains: Readonly<Record<ChainName, { readonly rpcUrls: readonly string[] }>>
   readonly consensus: { readonly emptyBlockIntervalMs: number; readonly timeoutProposeMs: number }
+  readonly custody: { readonly autoDkg: boolean; readonly signingTimeoutMs: number; readonly dkgPollIntervalMs: number }
   readonly log: { readonly level: LogLevel }
 }

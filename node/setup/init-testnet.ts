@@ -26,6 +26,8 @@ export interface TestnetGuardianFiles {
   readonly apiPort: number
   readonly p2pPort: number
   readonly peerId: string
+  /** Bearer token of the guardian's /admin routes. */
+  readonly adminToken: string
 }
 
 export interface TestnetLayout {
@@ -98,7 +100,8 @@ export async function initTestnet(opts: InitTestnetOptions): Promise<TestnetLayo
     const passphrase = bytesToHex(randomBytes(16))
     await writeFile(join(dir, 'passphrase'), `${passphrase}\n`, { mode: 0o600 })
     const pub = await writeKeystore(join(dir, 'keystore.json'), await generateGuardianKeys(), passphrase, { kdf: TESTNET_KDF, overwrite: opts.force === true })
-    members.push({ files: { name, dir, configFile: join(dir, 'config.json'), apiPort: opts.basePort + i, p2pPort: opts.basePort + 100 + i, peerId: pub.peerId }, pub })
+    const adminToken = bytesToHex(randomBytes(16))
+    members.push({ files: { name, dir, configFile: join(dir, 'config.json'), apiPort: opts.basePort + i, p2pPort: opts.basePort + 100 + i, peerId: pub.peerId, adminToken }, pub })
   }
 
   const genesis = testnetGenesis(members.map((m) => m.pub), opts.network, opts.chains, opts.rateLimit)
@@ -110,7 +113,7 @@ export async function initTestnet(opts: InitTestnetOptions): Promise<TestnetLayo
       keystore: 'keystore.json',
       passphraseFile: 'passphrase',
       dataDir: 'data',
-      api: { host: '127.0.0.1', port: files.apiPort },
+      api: { host: '127.0.0.1', port: files.apiPort, adminToken: files.adminToken },
       p2p: {
         listen: [`/ip4/127.0.0.1/tcp/${files.p2pPort}`],
         peers: members.filter((m) => m.files !== files).map((m) => `/ip4/127.0.0.1/tcp/${m.files.p2pPort}/p2p/${m.files.peerId}`),
@@ -119,6 +122,8 @@ export async function initTestnet(opts: InitTestnetOptions): Promise<TestnetLayo
         redialMaxMs: 5000,
       },
       consensus: { emptyBlockIntervalMs: 1000, timeoutProposeMs: 1000 },
+      // A testnet generates its reserve key by itself at first start.
+      custody: { autoDkg: true, signingTimeoutMs: 3000, dkgPollIntervalMs: 100 },
       log: { level: 'info' },
     }
     await writeFile(files.configFile, `${JSON.stringify(config, null, 2)}\n`)
