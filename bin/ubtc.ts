@@ -1,6 +1,22 @@
 #!/usr/bin/env node
 import '../protocol/polyfill.js'
-import { INIT_HELP, initCommand, KEYGEN_HELP, keygenCommand, NODE_HELP, nodeCommand, STATUS_HELP, statusCommand, UsageError, VERIFY_HELP, verifyCommand } from '../node/cli/index.js'
+import {
+  DKG_HELP,
+  dkgCommand,
+  INIT_HELP,
+  initCommand,
+  KEYGEN_HELP,
+  keygenCommand,
+  NODE_HELP,
+  nodeCommand,
+  STATUS_HELP,
+  statusCommand,
+  UsageError,
+  VERIFY_HELP,
+  VERIFY_MESSAGE_HELP,
+  verifyCommand,
+  verifyMessageCommand,
+} from '../node/cli/index.js'
 import { NODE_VERSION } from '../node/version.js'
 import { CodedError } from '../protocol/index.js'
 import { TESTNET_HELP, testnetCommand } from '../testnet/index.js'
@@ -14,6 +30,9 @@ Commands:
   ubtc status --api URL        show a node's view of the guardian network
   ubtc verify --api URL --genesis FILE
                                verify a block and its certificate from any node
+  ubtc dkg --api URL --token T start the distributed key generation of the reserve key
+  ubtc verify-message --address A --message M --signature S
+                               verify a BIP-322 signature (proof of reserves) offline
   ubtc testnet [--check]       start a local network of guardian processes
 
 'ubtc COMMAND --help' describes each command.`
@@ -24,6 +43,8 @@ const COMMANDS: Record<string, { help: string; run: (argv: string[]) => Promise<
   node: { help: NODE_HELP, run: (argv) => nodeCommand(argv, process.env) },
   status: { help: STATUS_HELP, run: (argv) => statusCommand(argv, print) },
   verify: { help: VERIFY_HELP, run: (argv) => verifyCommand(argv, print) },
+  dkg: { help: DKG_HELP, run: (argv) => dkgCommand(argv, process.env, print) },
+  'verify-message': { help: VERIFY_MESSAGE_HELP, run: (argv) => verifyMessageCommand(argv, print) },
   testnet: { help: TESTNET_HELP, run: (argv) => testnetCommand(argv, print) },
 }
 

@@ -64,7 +64,7 @@ export async function checkReserveKey(state: AppState, params: ExecutionParams, 
   for (const { guardian, signature } of tx.signatures) {
     const entry = await state.getGuardian(guardian)
     if (entry === undefined) return `reserve key: signer ${guardian} is not a guardian`
-    if (!verifyDigest(entry.votePublicKey, digest, signature)) return `reserve key: bad signature of guardian ${guardian}`
+    if (!verifyDigest(digest, signature, entry.votePublicKey)) return `reserve key: bad signature of guardian ${guardian}`
   }
   return keyConsistency(key)
 }

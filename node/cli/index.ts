@@ -1,6 +1,8 @@
+export { DKG_HELP, dkgCommand } from './dkg.js'
 export { INIT_HELP, initCommand } from './init.js'
 export { KEYGEN_HELP, keygenCommand } from './keygen.js'
 export { NODE_HELP, nodeCommand } from './node.js'
 export { STATUS_HELP, statusCommand, table } from './status.js'
 export { CommandError, parseFlags, positiveInteger, UsageError } from './usage-error.js'
 export { VERIFY_HELP, verifyBlockFromApi, verifyCommand, type VerifiedBlock } from './verify.js'
+export { VERIFY_MESSAGE_HELP, verifyMessageCommand } from './verify-message.js'
