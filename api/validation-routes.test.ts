@@ -37,6 +37,8 @@ const SERVED = {
   conflicting: [{ guardian: 'guardian-1', observationHash: 'cc'.repeat(32) }],
   bitcoinSignature: null,
   bitcoinAddress: null,
+  signers: [],
+  signedAt: null,
   createdAt: '2023-11-14T22:13:20.000Z',
   processedAt: '2023-11-14T22:14:20.000Z',
 }

@@ -29,7 +29,7 @@ export interface ReserveKey {
   readonly threshold: number
   /** P: the untweaked group key (compressed point). */
   readonly internalKey: Uint8Array
-  /** Q: the taproot output key (compressed point, even y after noble's normalisation). */
+  /** Q: the taproot output key (compressed point; only its x coordinate, the BIP-340 key, matters). */
   readonly groupKey: Uint8Array
   /** The group's VSS commitments (t points, tweaked); commitments[0] = groupKey. */
   readonly commitments: readonly Uint8Array[]

@@ -201,7 +201,7 @@ describe('envelope', () => {
 
   it('rejects an unknown kind with wrong_kind', () => {
     const env = sign()
-    for (const kind of [0, 6, 255]) {
+    for (const kind of [0, 7, 255]) {
       const bytes = encodeCanonical([1, kind, env.guardianSetIndex, env.signer, env.payload, env.signature])
       expect(codeOf(() => decodeEnvelope(bytes))).toBe('wrong_kind')
     }

@@ -12,7 +12,15 @@ export enum MessageKind {
   Tx = 4,
   /** A node's latest consensus messages again, re-gossiped because gossipsub may lose them. */
   Rebroadcast = 5,
+  /**
+   * A guardian's FROST DKG round-1 package (see protocol/dkg.ts). Pulled over the `dkg/1`
+   * request-response protocol only, never gossiped: no gossip topic carries this kind.
+   */
+  DkgRound1 = 6,
 }
+
+/** The kinds that travel on gossip topics; the others are pulled over request-response protocols. */
+export type GossipKind = Exclude<MessageKind, MessageKind.DkgRound1>
 
 const KNOWN_KINDS = new Set<number>(Object.values(MessageKind).filter((v): v is number => typeof v === 'number'))
 
@@ -23,6 +31,8 @@ export const MAX_PAYLOAD_BYTES: Readonly<Record<MessageKind, number>> = {
   [MessageKind.Vote]: 256,
   [MessageKind.Tx]: 16 * 1024,
   [MessageKind.Rebroadcast]: 1024 * 1024 + 64 * 1024,
+  // sessionId, attempt, identifier, up to MAX_GUARDIANS commitments of 33 bytes, a 64-byte proof.
+  [MessageKind.DkgRound1]: 4 * 1024,
 }
 /** Envelope framing (version, kind, indexes, signature) adds well under 256 bytes. */
 export const MAX_ENVELOPE_BYTES = Math.max(...Object.values(MAX_PAYLOAD_BYTES)) + 256

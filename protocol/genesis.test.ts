@@ -63,7 +63,9 @@ describe('parseGenesis', () => {
     expect(g.network).toBe('ubtc-test')
     expect(g.guardianSetIndex).toBe(0)
     expect(g.bitcoinNetwork).toBe('testnet')
-    expect(g.thresholds).toEqual({ validation: 3, lp_liquidation: 3, dlc_emergency: 4 })
+    // Four guardians: reserve_spend, absent from the document, defaults to the commit quorum (3), reserveThreshold to a majority (3).
+    expect(g.thresholds).toEqual({ validation: 3, lp_liquidation: 3, dlc_emergency: 4, reserve_spend: 3 })
+    expect(g.reserveThreshold).toBe(3)
     expect(g.guardians).toHaveLength(4)
     g.guardians.forEach((guardian, i) => {
       expect(guardian.index).toBe(i)

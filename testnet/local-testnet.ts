@@ -80,15 +80,19 @@ export class LocalTestnet {
     for (const g of this.guardians) this.start(g.index)
   }
 
-  /** Starts guardian `index` as its own OS process; `extraFlags` override settings for this run (e.g. a broken RPC URL). */
-  start(index: number, extraFlags: readonly string[] = []): ChildProcess {
+  /**
+   * Starts guardian `index` as its own OS process; `extraFlags` override settings for this run
+   * (e.g. a broken RPC URL). `entry` replaces `ubtc node` by another script taking the same flags
+   * (the fault-injection guardians of the end-to-end tests).
+   */
+  start(index: number, extraFlags: readonly string[] = [], entry?: string): ChildProcess {
     const g = this.guardian(index)
     if (this.processes.has(index)) throw new TestnetError('already_running', `${g.name} is already running`)
     const peers = this.guardians.filter((o) => o.index !== index).map((o) => `/ip4/127.0.0.1/tcp/${o.p2pPort}/p2p/${o.peerId}`)
     const child = spawn(
       process.execPath,
       [
-        UBTC_BIN, 'node', '--config', g.configFile,
+        ...(entry === undefined ? [UBTC_BIN, 'node'] : [entry]), '--config', g.configFile,
         '--api-port', String(this.opts.basePort + index),
         '--p2p-listen', `/ip4/127.0.0.1/tcp/${g.p2pPort}`,
         '--p2p-peers', peers.join(','),
@@ -116,6 +120,13 @@ export class LocalTestnet {
     for (const child of this.processes.values()) child.kill('SIGKILL')
   }
 
+  /** Pauses (SIGSTOP) or resumes (SIGCONT) guardian `index`: a paused guardian takes part in nothing. */
+  pause(index: number, paused: boolean): void {
+    const child = this.processes.get(index)
+    if (child === undefined) throw new TestnetError('not_running', `${this.guardian(index).name} is not running`)
+    child.kill(paused ? 'SIGSTOP' : 'SIGCONT')
+  }
+
   isRunning(index: number): boolean {
     return this.processes.has(index)
   }
@@ -126,6 +137,8 @@ export class LocalTestnet {
     if (child === undefined) return null
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
     child.kill(signal)
+    // A paused guardian handles the signal only once resumed.
+    if (signal !== 'SIGKILL') child.kill('SIGCONT')
     const timer = setTimeout(() => child.kill('SIGKILL'), 15_000)
     try {
       return await exited

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path'
 import { pino, type Logger } from 'pino'
 import { CONFIG_SETTINGS, loadConfig } from '../config/index.js'
-import { GuardianNode } from '../guardian/index.js'
+import { GuardianNode, type GuardianNodeDeps } from '../guardian/index.js'
 import { parseFlags, UsageError } from './usage-error.js'
 
 export const NODE_HELP = `ubtc node --config FILE [overrides]
@@ -13,8 +13,8 @@ ${CONFIG_SETTINGS.map((s) => `  --${s.flag.padEnd(22)} ${s.env.padEnd(27)} ${s.k
 
 Stops gracefully on SIGINT/SIGTERM (API, then libp2p, then the database).`
 
-/** Runs a node until SIGINT/SIGTERM. Resolves when it has stopped. */
-export async function nodeCommand(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<void> {
+/** Runs a node until SIGINT/SIGTERM. Resolves when it has stopped. `parts` replaces node components (fault-injection tests). */
+export async function nodeCommand(argv: readonly string[], env: NodeJS.ProcessEnv, parts: Pick<GuardianNodeDeps, 'createSigner'> = {}): Promise<void> {
   const options = Object.fromEntries(CONFIG_SETTINGS.map((s) => [s.flag, { type: 'string' as const }]))
   const flags = parseFlags(argv, { config: { type: 'string' }, ...options })
   const { config: configFile, ...overrides } = flags as Record<string, string | undefined>
@@ -24,7 +24,7 @@ export async function nodeCommand(argv: readonly string[], env: NodeJS.ProcessEn
 
   // A stray rejection must not take a guardian down: log it loudly and keep serving.
   process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled promise rejection'))
-  const { node } = await GuardianNode.start({ config, env, logger })
+  const { node } = await GuardianNode.start({ config, env, logger, ...parts })
   await new Promise<void>((done) => {
     let stopping = false
     const stop = (signal: NodeJS.Signals): void => {

@@ -63,8 +63,20 @@ describe('loadConfig', () => {
       p2p: { listen: ['/ip4/127.0.0.1/tcp/8600'], peers: [], heartbeatIntervalMs: 2000, redialMinMs: 500, redialMaxMs: 30000 },
       chains: { ethereum: { rpcUrls: [] }, polygon: { rpcUrls: [] }, arbitrum: { rpcUrls: [] }, bsc: { rpcUrls: [] }, solana: { rpcUrls: [] } },
       consensus: { emptyBlockIntervalMs: 5000, timeoutProposeMs: 1000 },
+      custody: { autoDkg: false, signingTimeoutMs: 10_000, dkgPollIntervalMs: 250 },
       log: { level: 'info' },
     })
+  })
+
+  it('reads booleans strictly and keeps the admin token', async () => {
+    const file = await writeConfig({ ...minimal(), api: { adminToken: 's3cret' }, custody: { autoDkg: true } })
+    const cfg = await loadConfig(file, NO_ENV)
+    expect(cfg.api.adminToken).toBe('s3cret')
+    expect(cfg.custody.autoDkg).toBe(true)
+    expect((await loadConfig(file, { env: { UBTC_AUTO_DKG: 'false' } })).custody.autoDkg).toBe(false)
+    await expect(loadConfig(file, { env: {}, flags: { 'auto-dkg': 'yes' } })).rejects.toThrow(/custody.autoDkg must be true or false, got "yes"/)
+    const wrongType = await writeConfig({ ...minimal(), custody: { autoDkg: 'true' } })
+    await expect(loadConfig(wrongType, NO_ENV)).rejects.toThrow(/custody.autoDkg must be true or false/)
   })
 
   it('reads chain RPC URLs from the file, env and flags, and refuses anything but http(s)/ws(s) URLs', async () => {

@@ -367,7 +367,7 @@ export class ConsensusService {
    * Signs through the double-sign guard: durably records what is signed (with the envelope,
    * so a re-send is byte-identical) before it is broadcast. Returns undefined when refused.
    */
-  private async sign(what: LastSigned, kind: MessageKind, payload: () => Uint8Array): Promise<SignedEnvelope | undefined> {
+  private async sign(what: LastSigned, kind: MessageKind.Proposal | MessageKind.Vote, payload: () => Uint8Array): Promise<SignedEnvelope | undefined> {
     const verdict = this.guard.check(what)
     if (verdict === 'refuse') {
       this.metrics.signingRefused.inc()

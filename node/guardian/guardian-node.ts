@@ -1,8 +1,39 @@
 import { bytesToHex } from '@noble/hashes/utils.js'
 import { Registry, collectDefaultMetrics } from 'prom-client'
 import type { Logger } from 'pino'
-import { createApiServer, type ApiServer, type NodeApiSource, type OperationView, type Readiness, type StatusView, type ValidationsPage, type ValidationsQuery, type ValidationView } from '../../api/index.js'
-import { GuardianSet, OPERATIONS, type Block, type Certificate, type Genesis, type GuardianInfo, type Operation } from '../../protocol/index.js'
+import {
+  createApiServer,
+  type AdminSource,
+  type ApiServer,
+  type DkgStatusView,
+  type NodeApiSource,
+  type OperationView,
+  type PsbtView,
+  type Readiness,
+  type ReserveView,
+  type StatusView,
+  type SubmitTxResult,
+  type ValidationsPage,
+  type ValidationsQuery,
+  type ValidationView,
+} from '../../api/index.js'
+import {
+  encodeEnvelope,
+  encodeTx,
+  GuardianSet,
+  MessageKind,
+  OPERATIONS,
+  reserveKeyDigest,
+  signEnvelope,
+  TxType,
+  type Block,
+  type Certificate,
+  type Genesis,
+  type GuardianInfo,
+  type Operation,
+  type Transaction,
+} from '../../protocol/index.js'
+import { CommittedKeyShare, DkgService, SigningService, type FrostSigner, type FrostSignerOptions } from '../custody/index.js'
 import type { TimeoutParams } from '../../consensus/index.js'
 import { GuardianApplication, OPERATION_STATUSES, type OperationStatus } from '../app/index.js'
 import { ConsensusPersistence, ConsensusService, type CommitListener } from '../consensus/index.js'
@@ -20,32 +51,37 @@ export interface GuardianNodeDeps {
   readonly config: NodeConfig
   readonly env: NodeJS.ProcessEnv
   readonly logger: Logger
+  /** Builds the FROST signer; the fault-injection guardian of the end-to-end tests passes a faulty subclass. */
+  readonly createSigner?: (opts: FrostSignerOptions) => FrostSigner
 }
 
 /**
  * One running guardian: store, network and API, started in that order and stopped in the
  * reverse (API first, so no request reads a closing store).
  */
-export class GuardianNode implements NodeApiSource {
+export class GuardianNode implements NodeApiSource, AdminSource {
   private readonly startedAt = Date.now()
   private readonly guardians: GuardianSet
+  private api: ApiServer | undefined
+  private unsubscribeCommit: (() => void) | undefined
 
   private constructor(
     readonly genesis: Genesis,
     readonly self: GuardianInfo,
+    private readonly votePrivateKey: Uint8Array,
     private readonly store: NodeStore,
     private readonly app: GuardianApplication,
     private readonly network: GuardianNetwork,
     private readonly consensus: ConsensusService,
     private readonly watchers: readonly ChainWatcher[],
-    private api: ApiServer | undefined,
+    private readonly custody: { readonly dkg: DkgService; readonly keyShare: CommittedKeyShare; readonly signing: SigningService },
     private readonly logger: Logger,
   ) {
     this.guardians = new GuardianSet(genesis)
   }
 
   /** Starts a node; on any failure, closes what was opened and throws the reason. */
-  static async start({ config, env, logger }: GuardianNodeDeps): Promise<{ node: GuardianNode; apiUrl: string }> {
+  static async start({ config, env, logger, createSigner }: GuardianNodeDeps): Promise<{ node: GuardianNode; apiUrl: string }> {
     const genesis = await loadGenesis(config.genesisFile)
     const guardians = new GuardianSet(genesis)
     const passphrase = await readPassphrase(config.passphraseFile === undefined ? { env } : { file: config.passphraseFile, env })
@@ -101,12 +137,61 @@ export class GuardianNode implements NodeApiSource {
       emptyBlockIntervalMs: config.consensus.emptyBlockIntervalMs,
     })
     const watchers = chainWatchers({ genesis, config, self, votePrivateKey: keys.votePrivateKey, store, submitTx: (tx) => consensus.submitTx(tx), registry, logger: log.child({ module: 'chains' }) })
-    const node = new GuardianNode(genesis, self, store, app, network, consensus, watchers, undefined, log)
+    const submitOwn = (tx: Transaction): Promise<SubmitTxResult> => consensus.submitTx(ownTx(genesis, self, keys.votePrivateKey, tx))
+    const committedKey = async () => (await app.getReserve())?.key
+    const custodyLog = log.child({ module: 'custody' })
+    const dkg = new DkgService({
+      genesis,
+      guardians,
+      self,
+      votePrivateKey: keys.votePrivateKey,
+      network,
+      keystoreFile: config.keystoreFile,
+      passphrase,
+      committedKey,
+      submit: submitOwn,
+      registry,
+      logger: custodyLog,
+      pollIntervalMs: config.custody.dkgPollIntervalMs,
+    })
+    const keyShare = new CommittedKeyShare({ sharesFile: dkg.keySharesFile, passphrase, committedKey, logger: custodyLog })
+    const signing = new SigningService({
+      genesis,
+      self,
+      network,
+      jobs: { jobMessages: (ref) => app.jobMessages(ref), pendingJobs: (limit) => app.pendingSigningJobs(limit) },
+      keyShare,
+      submit: submitOwn,
+      registry,
+      logger: custodyLog,
+      sessionTimeoutMs: config.custody.signingTimeoutMs,
+      ...(createSigner !== undefined ? { createSigner } : {}),
+    })
+    const node = new GuardianNode(genesis, self, keys.votePrivateKey, store, app, network, consensus, watchers, { dkg, keyShare, signing }, log)
     try {
       await network.start()
       await consensus.start()
       for (const watcher of watchers) watcher.start()
-      node.api = await createApiServer({ host: config.api.host, port: config.api.port, logger: log.child({ module: 'api' }), registry, source: node, version: NODE_VERSION })
+      await dkg.listen()
+      await keyShare.refresh()
+      await signing.start()
+      node.unsubscribeCommit = consensus.onCommit(() => {
+        keyShare.refresh().then(
+          () => signing.notifyCommit(),
+          (err: unknown) => custodyLog.error({ err }, 'loading the key share failed'),
+        )
+      })
+      if (config.custody.autoDkg && (await committedKey()) === undefined) await dkg.start()
+      node.api = await createApiServer({
+        host: config.api.host,
+        port: config.api.port,
+        logger: log.child({ module: 'api' }),
+        registry,
+        source: node,
+        version: NODE_VERSION,
+        admin: node,
+        ...(config.api.adminToken !== undefined ? { adminToken: config.api.adminToken } : {}),
+      })
       const apiUrl = await node.api.listen()
       log.info({ api: apiUrl, peerId: self.peerId, network: genesis.network, guardians: guardians.size }, 'guardian node started')
       return { node, apiUrl }
@@ -118,6 +203,9 @@ export class GuardianNode implements NodeApiSource {
 
   async stop(): Promise<void> {
     await this.api?.close()
+    this.unsubscribeCommit?.()
+    await this.custody.signing.stop()
+    await this.custody.dkg.stop()
     await Promise.all(this.watchers.map((w) => w.stop()))
     await this.consensus.stop()
     await this.network.stop()
@@ -199,6 +287,56 @@ export class GuardianNode implements NodeApiSource {
     return this.consensus.submitTx(tx)
   }
 
+  async reserve(): Promise<ReserveView | undefined> {
+    const r = await this.app.getReserve()
+    if (r === undefined) return undefined
+    return {
+      address: r.address,
+      network: this.genesis.bitcoinNetwork,
+      groupKey: bytesToHex(r.key.groupKey.subarray(1)),
+      internalKey: bytesToHex(r.key.internalKey),
+      threshold: r.key.threshold,
+      guardians: r.key.verifyingShares.length,
+      verifyingShares: r.key.verifyingShares.map(bytesToHex),
+      dkgCertificate: {
+        sessionId: bytesToHex(r.key.sessionId),
+        digest: bytesToHex(reserveKeyDigest(this.genesis.hash, r.key)),
+        signatures: r.signatures.map((s) => ({ guardian: s.guardian, signature: bytesToHex(s.signature) })),
+      },
+      committedHeight: r.committedHeight,
+      committedAtMs: r.committedAtMs,
+    }
+  }
+
+  async psbt(id: string): Promise<PsbtView | undefined> {
+    const p = await this.app.getPsbt(id)
+    if (p === undefined) return undefined
+    return { id: p.id, psbt: p.psbt, inputs: p.inputs, proposer: p.proposer, createdHeight: p.createdHeight, approvedAtMs: p.approvedAtMs, signedPsbt: p.signedPsbt, signers: p.signers, signedAtMs: p.signedAtMs }
+  }
+
+  dkgStatus(): DkgStatusView {
+    const s = this.custody.dkg.status()
+    return { state: s.state, attempt: s.attempt, sessionId: s.sessionId, phase: s.phase, round1: s.round1, shares: s.shares, signatures: s.signatures, culprit: s.culprit, reason: s.reason === null ? null : s.detail === null ? s.reason : `${s.reason}: ${s.detail}` }
+  }
+
+  async startDkg(): Promise<DkgStatusView> {
+    if ((await this.app.getReserve()) !== undefined) throw new Error('a reserve key is already committed')
+    await this.custody.dkg.startNewAttempt()
+    return this.dkgStatus()
+  }
+
+  proposePsbt(psbt: Uint8Array): Promise<SubmitTxResult> {
+    return this.submitOwn({ type: TxType.PsbtProposal, psbt })
+  }
+
+  vote(operation: Operation, operationId: string, decision: 'approve' | 'reject'): Promise<SubmitTxResult> {
+    return this.submitOwn({ type: TxType.GuardianVote, operation, operationId, decision })
+  }
+
+  private submitOwn(tx: Transaction): Promise<SubmitTxResult> {
+    return this.consensus.submitTx(ownTx(this.genesis, this.self, this.votePrivateKey, tx))
+  }
+
   /** Ready when the store is open and enough guardians are connected to form a commit quorum with us. */
   readiness(): Readiness {
     const connectedGuardians = this.network.connectedGuardians()
@@ -207,6 +345,11 @@ export class GuardianNode implements NodeApiSource {
     const ready = storeOpen && connectedGuardians >= requiredGuardians && this.consensus.halted === undefined
     return { ready, storeOpen, connectedGuardians, requiredGuardians }
   }
+}
+
+/** `tx` in an envelope signed by this guardian. */
+function ownTx(genesis: Genesis, self: GuardianInfo, votePrivateKey: Uint8Array, tx: Transaction): Uint8Array {
+  return encodeEnvelope(signEnvelope(genesis.hash, MessageKind.Tx, genesis.guardianSetIndex, self.index, encodeTx(tx), votePrivateKey))
 }
 
 function isOperation(value: string): value is Operation {

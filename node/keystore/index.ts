@@ -12,3 +12,4 @@ export {
   type KeystorePublic,
 } from './keystore.js'
 export { PASSPHRASE_ENV, readPassphrase } from './passphrase.js'
+export { frostSecretOf, keySharesPath, readKeyShare, readKeyShares, writeKeyShare, type KeyShareEntry } from './key-shares.js'

@@ -4,6 +4,7 @@ import {
   encodeCanonical,
   encodeEnvelope,
   encodeHeartbeat,
+  encodeRebroadcast,
   genesisToJson,
   GuardianSet,
   MAX_ENVELOPE_BYTES,
@@ -127,6 +128,15 @@ describe('GossipValidator', () => {
   it('rejects an unknown envelope kind as wrong_kind', () => {
     const bytes = envelopeBytes(encodeHeartbeat(heartbeat(1)), { kind: 7 as MessageKind })
     expectRefused(validator().validate(MessageKind.Heartbeat, bytes, NOW), 'wrong_kind', 'reject')
+  })
+
+  it('rejects a DKG round-1 envelope on every gossip topic and inside a rebroadcast (it travels over dkg/1 only)', () => {
+    const bytes = envelopeBytes(encodeCanonical([1, 'dkg round 1']), { kind: MessageKind.DkgRound1 })
+    for (const topic of [MessageKind.Heartbeat, MessageKind.Proposal, MessageKind.Vote, MessageKind.Tx, MessageKind.Rebroadcast]) {
+      expectRefused(validator().validate(topic, bytes, NOW), 'wrong_topic', 'reject')
+    }
+    const wrapped = envelopeBytes(encodeRebroadcast({ timestampMs: NOW, envelopes: [bytes] }), { kind: MessageKind.Rebroadcast })
+    expectRefused(validator().validate(MessageKind.Rebroadcast, wrapped, NOW), 'wrong_kind', 'reject')
   })
 
   it('rejects a signer outside the guardian set, or of another set, as unknown_signer', () => {

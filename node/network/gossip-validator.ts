@@ -113,6 +113,8 @@ export class GossipValidator {
           return accept(envelope, signer, { kind: MessageKind.Tx, tx: decodeTx(envelope.payload), bytes: data })
         case MessageKind.Rebroadcast:
           return this.acceptRebroadcast(envelope, signer)
+        case MessageKind.DkgRound1:
+          return refuse('wrong_kind', 'DKG packages are pulled over dkg/1, never gossiped', signer)
       }
     } catch (err) {
       if (err instanceof ProtocolError) return refuse(err.code as RejectReason, err.message, signer)

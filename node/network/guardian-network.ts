@@ -20,6 +20,7 @@ import {
   type Genesis,
   type GuardianInfo,
   type GuardianSet,
+  type GossipKind,
   type Heartbeat,
   type SignedEnvelope,
 } from '../../protocol/index.js'
@@ -88,7 +89,7 @@ interface RedialState {
 export class GuardianNetwork {
   private node: Libp2p<Services> | undefined
   private readonly validator: GossipValidator
-  private readonly topics: Map<string, MessageKind>
+  private readonly topics: Map<string, GossipKind>
   private readonly heartbeats = new Map<number, HeartbeatRecord>()
   private readonly redials = new Map<string, RedialState>()
   private readonly allowedPeers: Set<string>
@@ -246,13 +247,13 @@ export class GuardianNetwork {
   }
 
   /** Signs `payload` as this guardian and gossips it on the topic of `kind`. */
-  async broadcast(kind: MessageKind, payload: Uint8Array): Promise<void> {
+  async broadcast(kind: GossipKind, payload: Uint8Array): Promise<void> {
     const { genesis, self, votePrivateKey } = this.opts
     await this.broadcastRaw(kind, encodeEnvelope(signEnvelope(genesis.hash, kind, genesis.guardianSetIndex, self.index, payload, votePrivateKey)))
   }
 
   /** Gossips an already signed envelope (e.g. a transaction, or a vote signed through the double-sign guard). */
-  async broadcastRaw(kind: MessageKind, envelope: Uint8Array): Promise<void> {
+  async broadcastRaw(kind: GossipKind, envelope: Uint8Array): Promise<void> {
     const topic = this.topicOf(kind)
     try {
       await this.node?.services.pubsub.publish(topic, envelope)
@@ -262,7 +263,7 @@ export class GuardianNetwork {
     }
   }
 
-  private onGossip(kind: MessageKind, from: PeerId, data: Uint8Array): TopicValidatorResult {
+  private onGossip(kind: GossipKind, from: PeerId, data: Uint8Array): TopicValidatorResult {
     const topic = KIND_NAMES[kind]
     let verdict: GossipVerdict
     try {
@@ -353,7 +354,7 @@ export class GuardianNetwork {
     }
   }
 
-  private topicOf(kind: MessageKind): string {
+  private topicOf(kind: GossipKind): string {
     for (const [topic, k] of this.topics) if (k === kind) return topic
     throw new RangeError(`no topic for message kind ${kind}`)
   }

@@ -1,0 +1,6 @@
+export { FrostCoordinator, networkTransport, type FrostCoordinatorOptions, type SignerTransport } from './coordinator.js'
+export { SigningMetrics } from './metrics.js'
+export { NoncePair, NoncePool, type NoncePoolOptions } from './nonce-pool.js'
+export { SigningService, type SigningServiceOptions } from './service.js'
+export { FrostSigner, type FrostCommitmentList, type FrostNonces, type FrostPublic, type FrostSecret, type FrostSignerOptions, type ReserveKeyPackage } from './signer.js'
+export type { KeyShareSource, SessionOutcome, SessionOutcomeKind, SignatureSubmitResult, SignatureSubmitter, SigningJob, SigningJobSource } from './types.js'

@@ -1,0 +1,173 @@
+import { schnorr_FROST, secp256k1 } from '@noble/curves/secp256k1.js'
+import { sha256 } from '@noble/hashes/sha2.js'
+import { bytesToHex, randomBytes, utf8ToBytes } from '@noble/hashes/utils.js'
+import { guardianIdentifier, signingCoordinator, signingJobKey, type GuardianInfo, type ReserveKey, type SigningJobKind, type SigningJobRef } from '../../../../protocol/index.js'
+import type { FrostSignResponse, FrostErrorResponse, FrostSignRequest, FrostCommitRequest, FrostCommitResponse } from '../../../../protocol/index.js'
+import { FrostSigner, type FrostCommitmentList, type FrostNonces, type FrostPublic, type FrostSecret, type FrostSignerOptions } from '../signer.js'
+import type { KeyShareSource, SigningJobSource } from '../types.js'
+
+export interface DealtKey {
+  readonly key: ReserveKey
+  /** Guardian i's secret share (identifier = guardianIdentifier(i)). */
+  readonly shares: ReadonlyArray<{ readonly identifier: string; readonly signingShare: Uint8Array }>
+}
+
+/** A t-of-n reserve key from an in-process run of noble's DKG (rounds 1-3), verifying shares in guardian order. */
+export function dkgReserveKey(n: number, t: number): DealtKey {
+  const ids = Array.from({ length: n }, (_, i) => guardianIdentifier(i))
+  const signers = { min: t, max: n }
+  const round1 = ids.map((id) => schnorr_FROST.DKG.round1(id, signers))
+  const othersOf = <T>(items: readonly T[], i: number): T[] => items.filter((_, j) => j !== i)
+  const round2 = ids.map((_, i) => schnorr_FROST.DKG.round2(round1[i]!.secret, othersOf(round1, i).map((r) => r.public)))
+  const keys = ids.map((id, i) =>
+    schnorr_FROST.DKG.round3(
+      round1[i]!.secret,
+      othersOf(round1, i).map((r) => r.public),
+      othersOf(ids, i).map((other) => round2[ids.indexOf(other)]![id]!),
+    ),
+  )
+  const pub = keys[0]!.public
+  const internal = round1.map((r) => secp256k1.Point.fromBytes(r.public.commitment[0]!)).reduce((a, b) => a.add(b))
+  const key: ReserveKey = {
+    sessionId: randomBytes(32),
+    threshold: t,
+    internalKey: internal.toBytes(true),
+    groupKey: pub.commitments[0]!,
+    commitments: pub.commitments,
+    verifyingShares: ids.map((id) => pub.verifyingShares[id]!),
+  }
+  return { key, shares: keys.map((k) => ({ identifier: k.secret.identifier, signingShare: k.secret.signingShare })) }
+}
+
+/** A key share source that can be switched off (a guardian without its share). */
+export class StaticKeyShare implements KeyShareSource {
+  enabled = true
+  constructor(
+    private readonly key: ReserveKey,
+    private readonly share: { readonly identifier: string; readonly signingShare: Uint8Array },
+  ) {}
+
+  current(): { key: ReserveKey; identifier: string; signingShare: Uint8Array } | undefined {
+    return this.enabled ? { key: this.key, identifier: this.share.identifier, signingShare: this.share.signingShare } : undefined
+  }
+}
+
+interface FixtureJob {
+  readonly ref: SigningJobRef
+  readonly messages: readonly Uint8Array[]
+  readonly signableAtMs: number
+  readonly listed: boolean
+}
+
+/** A guardian's committed state as far as signing goes: a map of approved jobs and their messages. */
+export class FixtureJobs implements SigningJobSource {
+  private readonly jobs = new Map<string, FixtureJob>()
+
+  /** Approves `ref`; `listed: false` keeps it out of pendingJobs (no service signs it on its own). */
+  approve(ref: SigningJobRef, messages: readonly Uint8Array[], opts: { listed?: boolean; signableAtMs?: number } = {}): void {
+    this.jobs.set(signingJobKey(ref), { ref, messages: messages.map((m) => m.slice()), signableAtMs: opts.signableAtMs ?? Date.now(), listed: opts.listed ?? true })
+  }
+
+  /** The job's signature is committed: it no longer awaits one. */
+  complete(ref: SigningJobRef): void {
+    this.jobs.delete(signingJobKey(ref))
+  }
+
+  async jobMessages(ref: SigningJobRef): Promise<Uint8Array[] | undefined> {
+    return this.jobs.get(signingJobKey(ref))?.messages.map((m) => m.slice())
+  }
+
+  async pendingJobs(limit: number): Promise<Array<{ ref: SigningJobRef; signableAtMs: number }>> {
+    return [...this.jobs.values()]
+      .filter((j) => j.listed)
+      .sort((a, b) => a.signableAtMs - b.signableAtMs)
+      .slice(0, limit)
+      .map((j) => ({ ref: j.ref, signableAtMs: j.signableAtMs }))
+  }
+}
+
+let jobSeed = 0
+
+/** A fresh job whose coordinator of attempt `attempt` (and of attempt `attempt + 1`, if `next` is given) among `n` guardians is `coordinator`. */
+export function jobCoordinatedBy(coordinator: number, n: number, opts: { kind?: SigningJobKind; attempt?: number; next?: number } = {}): SigningJobRef {
+  const attempt = opts.attempt ?? 0
+  for (;;) {
+    const ref: SigningJobRef = { kind: opts.kind ?? 'validation', id: bytesToHex(sha256(utf8ToBytes(`job-${process.pid}-${jobSeed++}`))) }
+    if (signingCoordinator(ref, attempt, n) !== coordinator) continue
+    if (opts.next !== undefined && signingCoordinator(ref, attempt + 1, n) !== opts.next) continue
+    return ref
+  }
+}
+
+/** Random 32-byte messages (stand-ins for sighashes). */
+export function messages(count: number): Uint8Array[] {
+  return Array.from({ length: count }, () => randomBytes(32))
+}
+
+/** What a test signer does wrong. */
+export interface SignerFaults {
+  /** Every share it computes is off by one. */
+  badShares: boolean
+  /** Answers other coordinators' commit requests this much later… */
+  commitDelayMs: number
+  /** …and not before this settles. */
+  commitAfter: Promise<void> | undefined
+  /** Called once it has answered another coordinator's commit request. */
+  onCommitted: (() => void) | undefined
+  /** Called on other coordinators' sign requests; an answer replaces the signer's own. */
+  onSign: ((from: GuardianInfo, request: FrostSignRequest) => Promise<FrostSignResponse | FrostErrorResponse | undefined>) | undefined
+}
+
+export function noFaults(): SignerFaults {
+  return { badShares: false, commitDelayMs: 0, commitAfter: undefined, onCommitted: undefined, onSign: undefined }
+}
+
+/**
+ * The fault-injection signer: a FrostSigner whose computeShare can return bad shares, and that
+ * records (hex) every nonce it used, for the tests that look for nonces where none may be.
+ */
+export class TestSigner extends FrostSigner {
+  constructor(
+    opts: FrostSignerOptions,
+    readonly faults: SignerFaults,
+    private readonly recordNonce: (hex: string) => void,
+  ) {
+    super(opts)
+  }
+
+  override async commit(from: GuardianInfo, request: FrostCommitRequest): Promise<FrostCommitResponse | FrostErrorResponse> {
+    const remote = from.index !== this.opts.self.index
+    if (remote && this.faults.commitAfter !== undefined) await this.faults.commitAfter
+    if (remote && this.faults.commitDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.faults.commitDelayMs))
+    const response = await super.commit(from, request)
+    if (remote) this.faults.onCommitted?.()
+    return response
+  }
+
+  override async sign(from: GuardianInfo, request: FrostSignRequest): Promise<FrostSignResponse | FrostErrorResponse> {
+    const hook = this.faults.onSign
+    if (hook !== undefined && from.index !== this.opts.self.index) {
+      const answer = await hook(from, request)
+      if (answer !== undefined) return answer
+    }
+    return super.sign(from, request)
+  }
+
+  protected override computeShare(secret: FrostSecret, pub: FrostPublic, nonces: FrostNonces, commitmentList: FrostCommitmentList, message: Uint8Array): Uint8Array {
+    this.recordNonce(bytesToHex(nonces.hiding))
+    this.recordNonce(bytesToHex(nonces.binding))
+    const share = super.computeShare(secret, pub, nonces, commitmentList, message)
+    if (!this.faults.badShares) return share
+    const Fn = schnorr_FROST.utils.Fn
+    return Fn.toBytes(Fn.add(Fn.fromBytes(share), 1n))
+  }
+}
+
+/** Polls `condition` until it holds, or fails after `timeoutMs`. */
+export async function waitFor(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
