@@ -131,3 +131,13 @@ export function signingCoordinator(job: SigningJobRef, attempt: number, n: numbe
   const view = new DataView(digest.buffer, digest.byteOffset, digest.byteLength)
   return view.getUint32(0) % n
 }
+
+/**
+ * How much a coordinator prefers guardian `index` as a signer of `job` in `attempt` (lower
+ * first; the coordinator itself always comes first). Pseudo-random per job, so signing work
+ * spreads over the guardians, and deterministic, so anyone can tell who signs when all answer.
+ */
+export function signerRank(job: SigningJobRef, attempt: number, index: number): number {
+  const digest = keccak256(new TextEncoder().encode(`signer:${job.kind}:${job.id}`), u32be(attempt), u32be(index))
+  return new DataView(digest.buffer, digest.byteOffset, digest.byteLength).getUint32(0)
+}

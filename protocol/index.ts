@@ -113,6 +113,7 @@ export {
   readReserveKey,
   reserveKeyValue,
   reserveKeyDigest,
+  signerRank,
   signingCoordinator,
   type DkgSignature,
   type ReserveKey,

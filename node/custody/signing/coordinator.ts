@@ -8,6 +8,7 @@ import {
   guardianIdentifier,
   guardianOfIdentifier,
   outputKeyXOnly,
+  signerRank,
   signingJobKey,
   TxType,
   type FrostCommitRequest,
@@ -88,8 +89,10 @@ const AGGREGATES_PER_TURN = 8
  *
  * 1. candidates: itself (it holds a share) and the connected guardians, minus those recently
  *    named for bad shares (`badShareMemoryMs`) and those that failed earlier in this session;
- * 2. commit requests to all candidates in parallel (`commitTimeoutMs`); the first t that answer
- *    are chosen, itself first; commitments that arrive but are not used are released;
+ * 2. commit requests to all candidates in parallel (`commitTimeoutMs`); chosen are the t most
+ *    preferred that answer — itself first, then the others by protocol signerRank (spreads the
+ *    work, and tells anyone who signs when all answer); a candidate that fails or refuses gives
+ *    its place to the next; commitments that arrive but are not used are released;
  * 3. sign requests to the chosen t; each signer's shares, one per message;
  * 4. noble `aggregate` per message: it verifies the aggregate and, only when that fails, checks
  *    the shares one by one and names the cheaters. A cheater is logged (by genesis name, with the
@@ -212,35 +215,34 @@ export class FrostCoordinator {
     const encoded = encodeFrostRequest(request)
     const selfIndex = this.opts.self.index
     if (candidates.length === 0 || round.signal.aborted) return Promise.resolve([])
+    // Preference order: this guardian, then the others by signerRank of the first job.
+    const first = round.jobs[0]!.ref
+    const order = [...candidates].sort((a, b) => (a.index === selfIndex ? -1 : b.index === selfIndex ? 1 : signerRank(first, round.attempt, a.index) - signerRank(first, round.attempt, b.index)))
     return new Promise((resolve) => {
-      const arrived: Committed[] = []
-      let own: Committed | undefined
-      let ownPending = candidates.some((g) => g.index === selfIndex)
+      const arrived = new Map<number, Committed>()
+      const failed = new Set<number>()
       let pending = candidates.length
       let done = false
-      const finish = (chosen: Committed[], unused: Committed[]): void => {
+      const finish = (chosen: Committed[]): void => {
         done = true
         round.signal.removeEventListener('abort', onAbort)
-        this.release(unused)
+        this.release([...arrived.values()].filter((c) => !chosen.includes(c)))
         resolve(chosen)
       }
       const onAbort = (): void => {
-        if (!done) finish([], [...(own === undefined ? [] : [own]), ...arrived])
+        if (!done) finish([])
       }
       round.signal.addEventListener('abort', onAbort)
       const settle = (guardian: GuardianInfo, committed: Committed | undefined): void => {
         pending--
-        if (guardian.index === selfIndex) ownPending = false
-        if (committed !== undefined) {
-          if (done) this.release([committed])
-          else if (guardian.index === selfIndex) own = committed
-          else arrived.push(committed)
-        }
+        if (committed === undefined) failed.add(guardian.index)
+        else if (done) this.release([committed])
+        else arrived.set(guardian.index, committed)
         if (done) return
-        const mine = own === undefined ? 0 : 1
-        if ((!ownPending && mine + arrived.length >= t) || pending === 0) {
-          finish([...(own === undefined ? [] : [own]), ...arrived.slice(0, t - mine)], arrived.slice(t - mine))
-        }
+        // The t most preferred that have not failed; chosen once all of them answered.
+        const wanted = order.filter((g) => !failed.has(g.index)).slice(0, t)
+        if (wanted.length === t && wanted.every((g) => arrived.has(g.index))) finish(wanted.map((g) => arrived.get(g.index)!))
+        else if (pending === 0) finish(wanted.length === t ? [] : [...arrived.values()])
       }
       const unaborted = new AbortController().signal
       for (const guardian of candidates) {

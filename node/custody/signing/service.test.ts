@@ -229,7 +229,7 @@ describe('FROST signing sessions among 5 guardians (3-of-5)', () => {
     favour(cheater, [1, 3, 4])
     bed.nodes[cheater]!.faults.badShares = true
     try {
-      const job = jobCoordinatedBy(0, N)
+      const job = jobCoordinatedBy(0, N, { prefers: { guardians: [cheater], within: 2 } })
       const msgs = messages(2)
       bed.approve(job, msgs)
       await waitFor(() => bed.submissionsOf(job).length > 0, 'signature submitted')
@@ -261,7 +261,7 @@ describe('FROST signing sessions among 5 guardians (3-of-5)', () => {
       return fresh.signer.sign(from, request) // the request reaches the new instance
     }
     try {
-      const job = jobCoordinatedBy(coordinator, N)
+      const job = jobCoordinatedBy(coordinator, N, { prefers: { guardians: [crashing], within: 2 } })
       const msgs = messages(1)
       bed.approve(job, msgs)
       await waitFor(() => bed.submissionsOf(job).length > 0, 'signature submitted')

@@ -307,12 +307,9 @@ describe('FrostCoordinator (in memory)', () => {
 
   it('names the signer of bad shares, remembers it, and completes without it', async () => {
     const k = cluster(0)
-    // the others answer late, so guardian 2 is among the first t
-    k.members.get(1)!.faults.commitDelayMs = 100
-    k.members.get(3)!.faults.commitDelayMs = 100
-    k.members.get(4)!.faults.commitDelayMs = 100
     k.members.get(2)!.faults.badShares = true
-    const job = jobCoordinatedBy(0, N)
+    // guardian 2 is one of the coordinator's two preferred co-signers
+    const job = jobCoordinatedBy(0, N, { prefers: { guardians: [2], within: 2 } })
     const msgs = messages(2)
     k.approve(job, msgs)
     const outcome = await k.coord.sign([{ ref: job, messages: msgs }], 0, new AbortController().signal)

@@ -1,7 +1,7 @@
 import { schnorr_FROST, secp256k1 } from '@noble/curves/secp256k1.js'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { bytesToHex, randomBytes, utf8ToBytes } from '@noble/hashes/utils.js'
-import { guardianIdentifier, signingCoordinator, signingJobKey, type GuardianInfo, type ReserveKey, type SigningJobKind, type SigningJobRef } from '../../../../protocol/index.js'
+import { guardianIdentifier, signerRank, signingCoordinator, signingJobKey, type GuardianInfo, type ReserveKey, type SigningJobKind, type SigningJobRef } from '../../../../protocol/index.js'
 import type { FrostSignResponse, FrostErrorResponse, FrostSignRequest, FrostCommitRequest, FrostCommitResponse } from '../../../../protocol/index.js'
 import { FrostSigner, type FrostCommitmentList, type FrostNonces, type FrostPublic, type FrostSecret, type FrostSignerOptions } from '../signer.js'
 import type { KeyShareSource, SigningJobSource } from '../types.js'
@@ -89,12 +89,22 @@ export class FixtureJobs implements SigningJobSource {
 let jobSeed = 0
 
 /** A fresh job whose coordinator of attempt `attempt` (and of attempt `attempt + 1`, if `next` is given) among `n` guardians is `coordinator`. */
-export function jobCoordinatedBy(coordinator: number, n: number, opts: { kind?: SigningJobKind; attempt?: number; next?: number } = {}): SigningJobRef {
+export function jobCoordinatedBy(
+  coordinator: number,
+  n: number,
+  opts: { kind?: SigningJobKind; attempt?: number; next?: number; prefers?: { readonly guardians: readonly number[]; readonly within: number } } = {},
+): SigningJobRef {
   const attempt = opts.attempt ?? 0
   for (;;) {
     const ref: SigningJobRef = { kind: opts.kind ?? 'validation', id: bytesToHex(sha256(utf8ToBytes(`job-${process.pid}-${jobSeed++}`))) }
     if (signingCoordinator(ref, attempt, n) !== coordinator) continue
     if (opts.next !== undefined && signingCoordinator(ref, attempt + 1, n) !== opts.next) continue
+    if (opts.prefers !== undefined) {
+      // The coordinator's preferred co-signers (protocol signerRank) must include these guardians.
+      const others = Array.from({ length: n }, (_, i) => i).filter((i) => i !== coordinator)
+      const preferred = others.sort((a, b) => signerRank(ref, attempt, a) - signerRank(ref, attempt, b)).slice(0, opts.prefers.within)
+      if (!opts.prefers.guardians.every((g) => preferred.includes(g))) continue
+    }
     return ref
   }
 }
