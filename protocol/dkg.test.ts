@@ -14,7 +14,6 @@ import {
   decodeDkgRequest,
   decodeDkgResponse,
   decodeDkgRound1,
-  DkgBlame,
   dkgDetail,
   dkgInternalKey,
   encodeDkgRequest,
@@ -37,7 +36,7 @@ import {
 } from './dkg.js'
 import { decodeEnvelope, encodeEnvelope, MAX_PAYLOAD_BYTES, MessageKind, signEnvelope } from './envelope.js'
 import { GuardianSet, type Genesis } from './genesis.js'
-import { codeOf } from './test-helpers/expect-code.js'
+import { blameOf, codeOf } from './test-helpers/expect-code.js'
 
 // frost-secp256k1-tr DKG vector of the ZF frost repository (see ../shared/vectors/README.md).
 interface VectorParticipant {
@@ -175,15 +174,6 @@ function expected(attempt = 0): { sessionId: Uint8Array; attempt: number; thresh
   return { sessionId: dkgSessionId(genesis.hash, attempt), attempt, threshold: genesis.reserveThreshold }
 }
 
-function blameOf(fn: () => unknown): DkgBlame {
-  try {
-    fn()
-  } catch (err) {
-    expect(err).toBeInstanceOf(DkgBlame)
-    return err as DkgBlame
-  }
-  throw new Error('expected a DkgBlame')
-}
 
 describe('round-1 packages', () => {
   it('a signed package of the expected session passes; its proof is the one noble checks', () => {

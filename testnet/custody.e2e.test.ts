@@ -11,6 +11,7 @@ import { loadGenesis } from '../node/guardian/index.js'
 import { PROJECT_ROOT } from '../node/version.js'
 import { signerRank, signingCoordinator, validationId, verifyDigest, type Genesis, type SigningJobRef } from '../protocol/index.js'
 import { DEV_EVM_PAYMENT_ADDRESS, findFreeBasePort, LocalTestnet, startDevChains, UBTC_BIN, type DevChains } from './index.js'
+import { until } from './test-helpers/until.js'
 
 /**
  * Threshold custody on a real 5-guardian testnet (3-of-5 FROST) with anvil: the DKG at first
@@ -44,15 +45,6 @@ interface ValidationView {
   signers: string[]
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await probe()
-    if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-}
 
 async function getJson<T>(url: string): Promise<T | undefined> {
   try {
@@ -201,7 +193,7 @@ describe('threshold custody on a 5-guardian testnet', () => {
     await payment.send()
     // Four guardians commit: the validation is approved, not signed (its coordinator is paused).
     // Two are killed as soon as one guardian shows the approval, well before attempt 1 begins.
-    await until('the approval', async () => ((await Promise.all([...running, ...killed].map((i) => validation(i, payment.id)))).some((v) => v?.status === 'approved') ? true : undefined))
+    await until('the approval', async () => ((await Promise.all([...running, ...killed].map((i) => validation(i, payment.id)))).some((v) => v?.status === 'approved') ? true : undefined), 60_000, 50)
     await Promise.all(killed.map((i) => testnet.stop(i, 'SIGKILL')))
     for (const i of running) await until(`${testnet.guardian(i).name} to approve`, async () => ((await validation(i, payment.id))?.status === 'approved' ? true : undefined))
 

@@ -20,6 +20,7 @@ import { loadGenesis } from '../node/guardian/index.js'
 import { readKeystore } from '../node/keystore/index.js'
 import { topicFor } from '../node/network/index.js'
 import { findFreeBasePort, LocalTestnet, UBTC_BIN } from './index.js'
+import { until } from './test-helpers/until.js'
 
 const run = promisify(execFile)
 
@@ -41,15 +42,6 @@ async function metric(apiUrl: string, name: string, labels: string): Promise<num
   return line === undefined ? 0 : Number(line.split(' ').at(-1))
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await probe()
-    if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-}
 
 /** A guardian's signed vote transaction, made with its keystore from the testnet folder. */
 async function guardianVoteTx(dir: string, index: number, operationId: string, decision: Decision): Promise<string> {

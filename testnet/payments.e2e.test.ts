@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { memoIx, SolanaTestClient, transferIx } from '../chains/solana/solana-test-helpers.js'
 import { validationId, type ChainName } from '../protocol/index.js'
 import { DEV_EVM_PAYMENT_ADDRESS, DEV_SOLANA_PAYMENT_ADDRESS, findFreeBasePort, LocalTestnet, startDevChains, type DevChains } from './index.js'
+import { until } from './test-helpers/until.js'
 
 /** Approved, and signed by the reserve once the testnet's DKG has run. */
 const APPROVED = /^(approved|signed)$/
@@ -23,15 +24,6 @@ interface ValidationView {
   observations: Array<{ guardian: string }>
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await probe()
-    if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 200))
-  }
-}
 
 describe('payments on local chains become validations on every guardian', () => {
   let dir: string

@@ -3,7 +3,6 @@ import {
   decodeDkgRound1,
   decodeEnvelope,
   decodeTx,
-  DkgBlame,
   encodeEnvelope,
   encodeTx,
   GuardianSet,
@@ -17,6 +16,7 @@ import {
 } from '../../../protocol/index.js'
 import { generateGuardianKeys, publicInfo, type GuardianKeys } from '../../keystore/index.js'
 import { testnetGenesis } from '../../setup/index.js'
+import { blameOf } from '../../../protocol/test-helpers/expect-code.js'
 import { DkgSession, holdsPackageOf, type SessionContext } from './session.js'
 
 let keys: GuardianKeys[]
@@ -40,15 +40,6 @@ function exchangeRound1(all: DkgSession[]): void {
   for (const s of all) for (const [j, other] of all.entries()) if (s !== other) s.acceptRound1(guardians.at(j), other.ownEnvelope!)
 }
 
-function blameOf(fn: () => unknown): DkgBlame {
-  try {
-    fn()
-  } catch (err) {
-    expect(err).toBeInstanceOf(DkgBlame)
-    return err as DkgBlame
-  }
-  throw new Error('expected a DkgBlame')
-}
 
 describe('DkgSession', () => {
   it('five sessions exchanging every message agree on one key and one transaction', () => {
