@@ -18,8 +18,8 @@ streams their logs until Ctrl-C. Guardian i serves its API on P+i and libp2p on 
 Local chains start with it: two anvil EVM chains (ethereum, polygon) and a Solana dev RPC
 on litesvm, whose URLs are printed; --no-chains leaves them out.
 
---check   start, verify, print one JSON line and exit 0 (all connected) or 1; uses a fresh
-          temporary folder unless --dir is given.`
+--check   start, verify (all connected, ready, one reserve address from the DKG), print one
+          JSON line and exit 0 or 1; uses a fresh temporary folder unless --dir is given.`
 
 export async function testnetCommand(argv: readonly string[], out: (line: string) => void): Promise<number> {
   const flags = parseFlags(argv, {
@@ -69,10 +69,12 @@ export async function testnetCommand(argv: readonly string[], out: (line: string
     const statuses = await testnet.waitAllConnected(timeoutMs)
     if (check) {
       const ready = await Promise.all(testnet.guardians.map((g) => fetch(`${g.apiUrl}/readyz`).then((r) => r.ok, () => false)))
+      const reserveAddress = await testnet.waitReserveAddress(timeoutMs)
       const summary = {
         guardians: n,
         connected: true,
         ready: ready.every(Boolean),
+        reserveAddress,
         elapsedMs: Date.now() - started,
         nodes: statuses.map((s, i) => ({ name: s.guardian, api: testnet.guardian(i).apiUrl, peerId: s.peerId, peersConnected: s.peers.filter((p) => p.connected).length })),
       }
@@ -87,6 +89,10 @@ export async function testnetCommand(argv: readonly string[], out: (line: string
       out(table([['CHAIN', 'RPC', 'PAYMENT ADDRESS'], ['ethereum', chains.ethereum.url, DEV_EVM_PAYMENT_ADDRESS], ['polygon', chains.polygon.url, DEV_EVM_PAYMENT_ADDRESS], ['solana', chains.solana.url, DEV_SOLANA_PAYMENT_ADDRESS]]))
     }
     out(`\nall ${n} guardians connected; testnet folder ${dir}; Ctrl-C stops the network\n`)
+    testnet.waitReserveAddress(timeoutMs).then(
+      (address) => out(`\nreserve address ${address} (3-of-${n} FROST key of the guardians; GET /v1/reserves/address)\n`),
+      (err: unknown) => out(`\n${(err as Error).message}\n`),
+    )
     await new Promise<never>(() => {})
     return 0
   } catch (err) {

@@ -240,8 +240,8 @@ describe('npm run testnet -- --check', () => {
   it('starts 5 guardians, verifies them, prints one JSON line and exits 0', async () => {
     const basePort = await findFreeBasePort(5)
     const { stdout } = await run(process.execPath, [UBTC_BIN, 'testnet', '--check', '--base-port', String(basePort)], { timeout: 120_000 })
-    const summary = JSON.parse(stdout.trim().split('\n').at(-1)!) as { guardians: number; connected: boolean; ready: boolean; nodes: Array<{ peersConnected: number }> }
-    expect(summary).toMatchObject({ guardians: 5, connected: true, ready: true })
+    const summary = JSON.parse(stdout.trim().split('\n').at(-1)!) as { guardians: number; connected: boolean; ready: boolean; reserveAddress: string; nodes: Array<{ peersConnected: number }> }
+    expect(summary).toMatchObject({ guardians: 5, connected: true, ready: true, reserveAddress: expect.stringMatching(/^bcrt1p[02-9ac-hj-np-z]{58}$/) })
     expect(summary.nodes.map((n) => n.peersConnected)).toEqual([4, 4, 4, 4, 4])
   })
 })

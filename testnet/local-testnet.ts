@@ -188,6 +188,29 @@ export class LocalTestnet {
     return this.waitFor((s) => s.peers.length === this.guardians.length - 1 && s.peers.every((p) => p.connected && p.lastHeartbeatMs !== null && p.lastHeartbeatMs < FRESH_HEARTBEAT_MS), 'all guardians connected', timeoutMs)
   }
 
+  /**
+   * Waits until every running guardian serves the same reserve address (the DKG result is
+   * committed) and returns it; rejects on timeout.
+   */
+  async waitReserveAddress(timeoutMs = 60_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      const running = this.guardians.filter((g) => this.processes.has(g.index))
+      const addresses = await Promise.all(
+        running.map((g) =>
+          fetch(`${g.apiUrl}/v1/reserves/address`, { signal: AbortSignal.timeout(2000) }).then(
+            async (r) => (r.ok ? ((await r.json()) as { address: string }).address : undefined),
+            () => undefined,
+          ),
+        ),
+      )
+      const first = addresses[0]
+      if (running.length > 0 && first !== undefined && addresses.every((a) => a === first)) return first
+      if (Date.now() > deadline) throw new TestnetError('timeout', `timed out after ${timeoutMs} ms waiting for the guardians to commit the reserve key`)
+      await new Promise((resolve) => setTimeout(resolve, 200))
+    }
+  }
+
   guardian(index: number): TestnetGuardian {
     const g = this.guardians[index]
     if (g === undefined) throw new RangeError(`no guardian ${index}`)
