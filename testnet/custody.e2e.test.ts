@@ -1,12 +1,14 @@
 import { spawnSync } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { hexToBytes } from '@noble/hashes/utils.js'
+import { Psbt } from 'bitcoinjs-lib'
 import { Verifier } from 'bip322-js'
+import { verifySchnorr } from 'tiny-secp256k1'
 import { JsonRpcProvider, Wallet, hexlify, keccak256, toUtf8Bytes } from 'ethers'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { p2trAddress, taprootOutputKey } from '../chains/index.js'
+import { p2trAddress, p2trScript, parseReservePsbt, reserveInputSighashes, taprootOutputKey } from '../chains/index.js'
 import { loadGenesis } from '../node/guardian/index.js'
 import { PROJECT_ROOT } from '../node/version.js'
 import { signerRank, signingCoordinator, validationId, verifyDigest, type Genesis, type SigningJobRef } from '../protocol/index.js'
@@ -221,4 +223,37 @@ describe('threshold custody on a 5-guardian testnet', () => {
     const last = await signedOn([killed[1]!], payment.id, 90_000)
     expect(Verifier.verifySignature(reserve.address, payment.message, last[0]!.bitcoinSignature!)).toBe(true)
   }, 240_000)
+
+  it('co-signs the reserve inputs of a PSBT that the guardians approved (reserve_spend, 4 of 5)', async () => {
+    const token = async (index: number): Promise<string> => ((JSON.parse(await readFile(testnet.guardian(index).configFile, 'utf8')) as { api: { adminToken: string } }).api.adminToken)
+    const admin = async (index: number, path: string, body: unknown): Promise<Response> =>
+      fetch(`${apiOf(index)}${path}`, { method: 'POST', headers: { authorization: `Bearer ${await token(index)}`, 'content-type': 'application/json' }, body: JSON.stringify(body) })
+    const key = hexToBytes(reserve.groupKey)
+    const psbt = new Psbt()
+    psbt.addInput({ hash: '5a'.repeat(32), index: 1, witnessUtxo: { script: p2trScript(key), value: 250_000n } })
+    psbt.addInput({ hash: '6b'.repeat(32), index: 0, witnessUtxo: { script: hexToBytes('0014' + '77'.repeat(20)), value: 1_000n } })
+    psbt.addOutput({ script: hexToBytes('0014' + '88'.repeat(20)), value: 240_000n })
+    const bytes = psbt.toBuffer()
+    const parsed = parseReservePsbt(bytes, key)
+    expect(parsed.inputs).toEqual([0])
+
+    expect((await admin(0, '/admin/psbts', { psbt: Buffer.from(bytes).toString('base64') })).status).toBe(202)
+    await Promise.all([0, 1, 2, 3, 4].map((i) => until(`${testnet.guardian(i).name} to commit the proposal`, () => getJson(`${apiOf(i)}/v1/reserves/psbts/${parsed.id}`))))
+    for (const i of [0, 1, 2, 3]) expect((await admin(i, `/admin/operations/reserve_spend/${parsed.id}/vote`, { decision: 'approve' })).status).toBe(202)
+    const views = await Promise.all(
+      [0, 1, 2, 3, 4].map((i) =>
+        until(`${testnet.guardian(i).name} to sign the PSBT`, async () => {
+          const v = await getJson<{ signedPsbt: string | null; signers: string[] }>(`${apiOf(i)}/v1/reserves/psbts/${parsed.id}`)
+          return v?.signedPsbt == null ? undefined : v
+        }),
+      ),
+    )
+    for (const v of views) expect(v.signedPsbt).toBe(views[0]!.signedPsbt)
+    const signed = Psbt.fromBase64(views[0]!.signedPsbt!)
+    const witness = signed.data.inputs[0]!.finalScriptWitness!
+    // witness stack: 1 item of 64 bytes (key path, SIGHASH_DEFAULT)
+    expect([...witness.subarray(0, 2)]).toEqual([1, 64])
+    expect(verifySchnorr(reserveInputSighashes(parsed)[0]!, key, witness.subarray(2))).toBe(true)
+    expect(views[0]!.signers).toHaveLength(3)
+  }, 90_000)
 })

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { dkgStatusSchema, psbtSchema, reserveAddressSchema } from '../schemas.js'
-import type { DkgStatusView, NodeApiSource, PsbtView, ReserveView } from '../types.js'
+import type { NodeApiSource, PsbtView, ReserveView } from '../types.js'
 
 /** GET /v1/reserves/address, /v1/reserves/dkg and /v1/reserves/psbts/:id — threshold custody of the reserve. */
 export function registerReserveRoutes(app: FastifyInstance, source: NodeApiSource): void {
@@ -12,7 +12,7 @@ export function registerReserveRoutes(app: FastifyInstance, source: NodeApiSourc
     return reserveItem(reserve, name)
   })
 
-  app.get('/v1/reserves/dkg', { schema: dkgStatusSchema }, async () => dkgItem(source.dkgStatus()))
+  app.get('/v1/reserves/dkg', { schema: dkgStatusSchema }, async () => source.dkgStatus())
 
   app.get('/v1/reserves/psbts/:id', { schema: psbtSchema }, async (request, reply) => {
     const id = (request.params as { id: string }).id
@@ -35,10 +35,6 @@ export function reserveItem(r: ReserveView, name: (index: number) => string): Re
     committedHeight: r.committedHeight,
     committedAt: new Date(r.committedAtMs).toISOString(),
   }
-}
-
-export function dkgItem(s: DkgStatusView): DkgStatusView {
-  return s
 }
 
 function psbtItem(p: PsbtView, name: (index: number) => string): Record<string, unknown> {
