@@ -1,14 +1,12 @@
 export { KeystoreError, type KeystoreErrorCode } from './errors.js'
+export { DEFAULT_KDF, TESTNET_KDF, type KdfParams } from './encrypted-file.js'
 export {
-  DEFAULT_KDF,
   generateGuardianKeys,
   publicInfo,
   readKeystore,
   readKeystorePublic,
-  TESTNET_KDF,
   writeKeystore,
   type GuardianKeys,
-  type KdfParams,
   type KeystorePublic,
 } from './keystore.js'
 export { PASSPHRASE_ENV, readPassphrase } from './passphrase.js'

@@ -1,6 +1,3 @@
-import { createCipheriv, createDecipheriv, randomBytes, scrypt } from 'node:crypto'
-import { chmod, link, lstat, mkdir, open, readFile, rename, unlink } from 'node:fs/promises'
-import { basename, dirname, join } from 'node:path'
 import { schnorr_FROST } from '@noble/curves/secp256k1.js'
 import { equalBytes } from '@noble/curves/utils.js'
 import { bytesToHex } from '@noble/hashes/utils.js'
@@ -12,14 +9,14 @@ import {
   readReserveKey,
   type ReserveKey,
 } from '../../protocol/index.js'
-import { errnoCode, ioError, KeystoreError } from './errors.js'
-import { DEFAULT_KDF, type KdfParams } from './keystore.js'
+import { atomicWrite, checkKdf, checkPassphrase, corrupt as corruptFile, cryptoHeaderJson, DEFAULT_KDF, deriveKey, JsonFields, randomSalt, readJsonFile, seal, sealedJson, unseal, type KdfParams, type Sealed } from './encrypted-file.js'
+import { KeystoreError } from './errors.js'
 
 /**
  * The guardian's FROST key shares: an encrypted file beside the keystore (see
  * {@link keySharesPath}), one entry per DKG session that this guardian finished, prior sessions
- * kept. The scheme is the keystore's: scrypt(passphrase, salt) → AES-256-GCM key, mode 0600,
- * atomic replace.
+ * kept. The scheme is the keystore's (encrypted-file.ts): scrypt(passphrase, salt) → AES-256-GCM
+ * key, mode 0600, atomic replace.
  *
  *   {
  *     "format": "ubtc-key-shares", "version": 1,
@@ -51,21 +48,14 @@ export interface KeyShareEntry {
 
 const FORMAT = 'ubtc-key-shares'
 const VERSION = 1
-const KDF = 'scrypt'
-const CIPHER = 'aes-256-gcm'
-const SALT_BYTES = 32
-const IV_BYTES = 12
-const TAG_BYTES = 16
-const KEY_BYTES = 32
+/** What the file is called in error messages. */
+const KIND = 'share file'
 const SHARE_BYTES = 32
-const MIN_PASSPHRASE_CHARS = 8
 const MAX_ENTRIES = 256
 const MAX_RESERVE_KEY_BYTES = 16 * 1024
 const MAX_FILE_BYTES = 8 * 1024 * 1024
 /** The plaintext is {"signingShare":"<64 hex>"}: 83 bytes. */
 const MAX_CIPHERTEXT_BYTES = 256
-const MAX_KDF_MEMORY = 2 ** 30
-const MAX_KDF_WORK = 2 ** 31
 
 /** The share file of the keystore at `keystoreFile`: `guardian.json` → `guardian.shares.json`. */
 export function keySharesPath(keystoreFile: string): string {
@@ -98,16 +88,13 @@ export async function writeKeyShare(file: string, passphrase: string, entry: Key
 const writing = new Map<string, Promise<void>>()
 
 async function addEntry(file: string, passphrase: string, entry: KeyShareEntry, kdf: KdfParams): Promise<void> {
-  if (Array.from(passphrase).length < MIN_PASSPHRASE_CHARS) {
-    throw new KeystoreError('weak_passphrase', `share file passphrase must be at least ${MIN_PASSPHRASE_CHARS} characters`, { path: file })
-  }
+  checkPassphrase(KIND, file, passphrase)
   checkEntry(entry, file)
   const existing = await loadFile(file)
   let params: { kdf: KdfParams; salt: Buffer }
   if (existing === undefined) {
-    const issue = kdfProblem(kdf)
-    if (issue !== undefined) throw new RangeError(`bad share file kdf parameters: ${issue}`)
-    params = { kdf, salt: randomBytes(SALT_BYTES) }
+    checkKdf(KIND, kdf)
+    params = { kdf, salt: randomSalt() }
   } else {
     params = { kdf: existing.kdf, salt: existing.salt }
   }
@@ -132,10 +119,14 @@ async function addEntry(file: string, passphrase: string, entry: KeyShareEntry, 
     const doc = {
       format: FORMAT,
       version: VERSION,
-      crypto: { kdf: KDF, kdfparams: { n: params.kdf.n, r: params.kdf.r, p: params.kdf.p, salt: params.salt.toString('hex') }, cipher: CIPHER },
-      entries: entries.map((e) => ({ public: e.public, iv: e.iv.toString('hex'), ciphertext: e.ciphertext.toString('hex'), tag: e.tag.toString('hex') })),
+      crypto: cryptoHeaderJson(params.kdf, params.salt),
+      entries: entries.map((e) => ({ public: e.public, ...sealedJson(e.sealed) })),
     }
-    await atomicWrite(file, `${JSON.stringify(doc, null, 2)}\n`, existing !== undefined)
+    // A new file is installed with link(), which fails if another writer created it meanwhile.
+    await atomicWrite(KIND, file, `${JSON.stringify(doc, null, 2)}\n`, {
+      replace: existing !== undefined,
+      exists: () => new KeystoreError('exists', `share file ${file} appeared while writing it`, { path: file }),
+    })
   } finally {
     key.fill(0)
   }
@@ -176,9 +167,7 @@ interface PublicPart {
 
 interface RawEntry {
   readonly public: PublicPart
-  readonly iv: Buffer
-  readonly ciphertext: Buffer
-  readonly tag: Buffer
+  readonly sealed: Sealed
 }
 
 function checkEntry(entry: KeyShareEntry, file: string): void {
@@ -223,38 +212,22 @@ function additionalData(pub: PublicPart): Buffer {
 
 function encryptEntry(key: Buffer, entry: KeyShareEntry): RawEntry {
   const pub = publicPart(entry)
-  const iv = randomBytes(IV_BYTES)
   const plaintext = Buffer.from(JSON.stringify({ signingShare: bytesToHex(entry.signingShare) }), 'utf8')
   try {
-    const cipher = createCipheriv(CIPHER, key, iv, { authTagLength: TAG_BYTES })
-    cipher.setAAD(additionalData(pub))
-    const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()])
-    return { public: pub, iv, ciphertext, tag: cipher.getAuthTag() }
+    return { public: pub, sealed: seal(key, additionalData(pub), plaintext) }
   } finally {
     plaintext.fill(0)
   }
 }
 
 function decryptEntry(key: Buffer, raw: RawEntry, file: string): KeyShareEntry {
-  let plaintext: Buffer
-  try {
-    const decipher = createDecipheriv(CIPHER, key, raw.iv, { authTagLength: TAG_BYTES })
-    decipher.setAAD(additionalData(raw.public))
-    decipher.setAuthTag(raw.tag)
-    plaintext = Buffer.concat([decipher.update(raw.ciphertext), decipher.final()])
-  } catch {
-    throw new KeystoreError('wrong_passphrase', `wrong passphrase for share file ${file} (or the file was altered)`, { path: file })
-  }
+  const plaintext = unseal(KIND, file, key, additionalData(raw.public), raw.sealed)
   let signingShare: Uint8Array
   try {
-    let json: unknown
-    try {
-      json = JSON.parse(plaintext.toString('utf8'))
-    } catch {
-      throw corrupt(file, 'an encrypted entry is not valid JSON')
-    }
-    const obj = expectObject(json, 'entry payload', ['signingShare'], file)
-    const hex = expectHex(obj, 'entry payload', 'signingShare', SHARE_BYTES, SHARE_BYTES, file)
+    const fields = new JsonFields(KIND, file)
+    const json = fields.parse(plaintext.toString('utf8'), 'an encrypted entry is not valid JSON')
+    const obj = fields.object(json, 'entry payload', ['signingShare'])
+    const hex = fields.hex(obj, 'entry payload', 'signingShare', SHARE_BYTES, SHARE_BYTES)
     signingShare = new Uint8Array(hex)
     hex.fill(0)
   } finally {
@@ -287,186 +260,33 @@ interface ParsedFile {
   readonly entries: readonly RawEntry[]
 }
 
-type JsonObject = Record<string, unknown>
-
 async function loadFile(file: string): Promise<ParsedFile | undefined> {
-  let text: string
-  try {
-    text = await readFile(file, 'utf8')
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return undefined
-    throw ioError('read share file', file, err)
-  }
-  if (text.length > MAX_FILE_BYTES) throw corrupt(file, 'file is too large')
-  let json: unknown
-  try {
-    json = JSON.parse(text)
-  } catch {
-    throw corrupt(file, 'not valid JSON')
-  }
-  const top = expectObject(json, '', ['format', 'version', 'crypto', 'entries'], file)
-  if (top.format !== FORMAT) throw corrupt(file, `format is not "${FORMAT}"`)
-  if (top.version !== VERSION) throw corrupt(file, `unsupported version (expected ${VERSION})`)
-  const crypto = expectObject(top.crypto, 'crypto', ['kdf', 'kdfparams', 'cipher'], file)
-  if (crypto.kdf !== KDF) throw corrupt(file, `crypto.kdf is not "${KDF}"`)
-  if (crypto.cipher !== CIPHER) throw corrupt(file, `crypto.cipher is not "${CIPHER}"`)
-  const params = expectObject(crypto.kdfparams, 'crypto.kdfparams', ['n', 'r', 'p', 'salt'], file)
-  const kdf = {
-    n: expectInteger(params, 'crypto.kdfparams', 'n', file),
-    r: expectInteger(params, 'crypto.kdfparams', 'r', file),
-    p: expectInteger(params, 'crypto.kdfparams', 'p', file),
-  }
-  const issue = kdfProblem(kdf)
-  if (issue !== undefined) throw corrupt(file, `crypto.kdfparams: ${issue}`)
-  const salt = expectHex(params, 'crypto.kdfparams', 'salt', SALT_BYTES, SALT_BYTES, file)
+  const json = await readJsonFile(KIND, file, MAX_FILE_BYTES)
+  if (json === undefined) return undefined
+  const fields = new JsonFields(KIND, file)
+  const top = fields.document(json, FORMAT, VERSION, ['crypto', 'entries'])
+  const crypto = fields.object(top.crypto, 'crypto', ['kdf', 'kdfparams', 'cipher'])
+  const { kdf, salt } = fields.cryptoHeader(crypto)
   if (!Array.isArray(top.entries) || top.entries.length > MAX_ENTRIES) throw corrupt(file, `entries is not an array of at most ${MAX_ENTRIES}`)
   const entries = top.entries.map((value: unknown, i): RawEntry => {
     const where = `entries[${i}]`
-    const e = expectObject(value, where, ['public', 'iv', 'ciphertext', 'tag'], file)
+    const e = fields.object(value, where, ['public', 'iv', 'ciphertext', 'tag'])
     const pw = `${where}.public`
-    const pub = expectObject(e.public, pw, ['sessionId', 'groupKey', 'identifier', 'threshold', 'reserveKey'], file)
+    const pub = fields.object(e.public, pw, ['sessionId', 'groupKey', 'identifier', 'threshold', 'reserveKey'])
     return {
       public: {
-        sessionId: expectHex(pub, pw, 'sessionId', 32, 32, file).toString('hex'),
-        groupKey: expectHex(pub, pw, 'groupKey', 33, 33, file).toString('hex'),
-        identifier: expectInteger(pub, pw, 'identifier', file),
-        threshold: expectInteger(pub, pw, 'threshold', file),
-        reserveKey: expectHex(pub, pw, 'reserveKey', 1, MAX_RESERVE_KEY_BYTES, file).toString('hex'),
+        sessionId: fields.hex(pub, pw, 'sessionId', 32, 32).toString('hex'),
+        groupKey: fields.hex(pub, pw, 'groupKey', 33, 33).toString('hex'),
+        identifier: fields.integer(pub, pw, 'identifier'),
+        threshold: fields.integer(pub, pw, 'threshold'),
+        reserveKey: fields.hex(pub, pw, 'reserveKey', 1, MAX_RESERVE_KEY_BYTES).toString('hex'),
       },
-      iv: expectHex(e, where, 'iv', IV_BYTES, IV_BYTES, file),
-      ciphertext: expectHex(e, where, 'ciphertext', 1, MAX_CIPHERTEXT_BYTES, file),
-      tag: expectHex(e, where, 'tag', TAG_BYTES, TAG_BYTES, file),
+      sealed: fields.sealed(e, where, MAX_CIPHERTEXT_BYTES),
     }
   })
   return { kdf, salt, entries }
 }
 
-function expectObject(value: unknown, where: string, fields: readonly string[], file: string): JsonObject {
-  const name = where === '' ? 'top level' : where
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw corrupt(file, `${name} is not an object`)
-  const obj = value as JsonObject
-  for (const field of fields) if (!Object.hasOwn(obj, field)) throw corrupt(file, `missing field ${qualify(where, field)}`)
-  for (const field of Object.keys(obj)) if (!fields.includes(field)) throw corrupt(file, `unexpected field ${qualify(where, field)}`)
-  return obj
-}
-
-function expectInteger(obj: JsonObject, where: string, field: string, file: string): number {
-  const value = obj[field]
-  if (typeof value !== 'number' || !Number.isSafeInteger(value)) throw corrupt(file, `${qualify(where, field)} is not an integer`)
-  return value
-}
-
-function expectHex(obj: JsonObject, where: string, field: string, min: number, max: number, file: string): Buffer {
-  const value = obj[field]
-  const name = qualify(where, field)
-  if (typeof value !== 'string') throw corrupt(file, `${name} is not a string`)
-  if (!/^(?:[0-9a-f]{2})*$/.test(value)) throw corrupt(file, `${name} is not lower-case hex`)
-  const bytes = value.length / 2
-  if (bytes < min || bytes > max) throw corrupt(file, `${name} is ${bytes} bytes, expected ${min === max ? `${min}` : `${min}..${max}`}`)
-  return Buffer.from(value, 'hex')
-}
-
-function qualify(where: string, field: string): string {
-  return where === '' ? field : `${where}.${field}`
-}
-
 function corrupt(file: string, what: string): KeystoreError {
-  return new KeystoreError('corrupt', `share file ${file} is corrupt: ${what}`, { path: file })
-}
-
-// --- crypto and files (the keystore's scheme) ------------------------------------------------------
-
-function kdfProblem(kdf: KdfParams): string | undefined {
-  const { n, r, p } = kdf
-  if (!Number.isSafeInteger(n) || n < 2 ** 10 || n > 2 ** 20 || (n & (n - 1)) !== 0) return 'n must be a power of two from 2^10 to 2^20'
-  if (!Number.isSafeInteger(r) || r < 1 || r > 32) return 'r must be an integer from 1 to 32'
-  if (!Number.isSafeInteger(p) || p < 1 || p > 16) return 'p must be an integer from 1 to 16'
-  if (128 * n * r > MAX_KDF_MEMORY) return 'n·r needs more than 1 GiB of memory'
-  if (128 * n * r * p > MAX_KDF_WORK) return 'n·r·p is more than 16 times the default cost'
-  return undefined
-}
-
-function deriveKey(passphrase: string, salt: Uint8Array, kdf: KdfParams): Promise<Buffer> {
-  const maxmem = Math.max(256 * 2 ** 20, 128 * kdf.r * (kdf.n + kdf.p + 2) + 2 ** 20)
-  const password = Buffer.from(passphrase, 'utf8')
-  return new Promise((resolve, reject) => {
-    scrypt(password, salt, KEY_BYTES, { N: kdf.n, r: kdf.r, p: kdf.p, maxmem }, (err, key) => {
-      password.fill(0)
-      if (err !== null) reject(err)
-      else resolve(key)
-    })
-  })
-}
-
-async function pathExists(path: string): Promise<boolean> {
-  try {
-    await lstat(path)
-    return true
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return false
-    throw ioError('inspect', path, err)
-  }
-}
-
-/**
- * Writes `text` to a 0600 temp file beside `file`, fsyncs it and moves it into place (readers
- * see the old file or the new one). A new file is installed with link(), which fails if another
- * writer created it meanwhile; a replaced file with rename().
- */
-async function atomicWrite(file: string, text: string, replace: boolean): Promise<void> {
-  const dir = dirname(file)
-  try {
-    const created = await mkdir(dir, { recursive: true, mode: 0o700 })
-    if (created !== undefined) await chmod(dir, 0o700)
-  } catch (err) {
-    throw ioError('create directory', dir, err)
-  }
-  const tmp = join(dir, `.${basename(file)}.${randomBytes(6).toString('hex')}.tmp`)
-  try {
-    const handle = await open(tmp, 'wx', 0o600)
-    try {
-      await handle.writeFile(text, 'utf8')
-      await handle.chmod(0o600)
-      await handle.sync()
-    } finally {
-      await handle.close()
-    }
-  } catch (err) {
-    await unlink(tmp).catch(() => undefined)
-    throw ioError('write share file', tmp, err)
-  }
-  try {
-    if (replace) {
-      await rename(tmp, file)
-    } else {
-      try {
-        await link(tmp, file)
-        await unlink(tmp).catch(() => undefined)
-      } catch (err) {
-        const code = errnoCode(err)
-        if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw err
-        if (await pathExists(file)) throw new KeystoreError('exists', `share file ${file} appeared while writing it`, { path: file })
-        await rename(tmp, file)
-      }
-    }
-  } catch (err) {
-    await unlink(tmp).catch(() => undefined)
-    if (err instanceof KeystoreError) throw err
-    if (errnoCode(err) === 'EEXIST') throw new KeystoreError('exists', `share file ${file} appeared while writing it`, { path: file })
-    throw ioError('install share file', file, err)
-  }
-  await syncDir(dir)
-}
-
-async function syncDir(dir: string): Promise<void> {
-  try {
-    const handle = await open(dir, 'r')
-    try {
-      await handle.sync()
-    } finally {
-      await handle.close()
-    }
-  } catch {
-    // best effort
-  }
+  return corruptFile(KIND, file, what)
 }
