@@ -114,6 +114,13 @@ interface Head {
   readonly timeMs: number
 }
 
+interface SigningCache {
+  readonly height: number
+  readonly messages: Map<string, Promise<Uint8Array[] | undefined>>
+  pending: Promise<Array<{ ref: SigningJobRef; signableAtMs: number }>> | undefined
+  pendingLimit: number
+}
+
 interface StoredHead {
   height: number
   stateRoot: string
@@ -159,6 +166,7 @@ export class GuardianApplication {
   private readonly speculative = new Map<string, Execution>()
   private readonly verified = new Map<string, VerifiedTx>()
   private readonly verifiedCertificates = new Set<string>()
+  private jobsCache: SigningCache = { height: -1, messages: new Map(), pending: undefined, pendingLimit: 0 }
   /** Serialises proposeBlock, validateBlock and commitBlock. */
   private queue: Promise<unknown> = Promise.resolve()
   private closed = false
@@ -460,18 +468,43 @@ export class GuardianApplication {
   }
 
   /** What signing job `job` signs according to the committed state; undefined if it does not await a signature. */
-  async jobMessages(job: SigningJobRef): Promise<Uint8Array[] | undefined> {
+  jobMessages(job: SigningJobRef): Promise<Uint8Array[] | undefined> {
     this.assertOpen()
-    return jobMessages(await this.committedState(), job)
+    const cache = this.signingCache()
+    const key = `${job.kind}:${job.id}`
+    let messages = cache.messages.get(key)
+    if (messages === undefined) {
+      messages = this.committedState().then((state) => jobMessages(state, job))
+      cache.messages.set(key, messages)
+    }
+    return messages
   }
 
   /**
-   * Jobs awaiting a signature in the committed state: approved validations (oldest first, from
-   * the validation index) and approved PSBTs (approval order); at most `limit`. None before
+   * Jobs awaiting a signature in the committed state: approved PSBTs (approval order) and
+   * approved validations (oldest first, from the validation index); at most `limit`. None before
    * the reserve key is committed.
    */
-  async pendingSigningJobs(limit: number): Promise<Array<{ ref: SigningJobRef; signableAtMs: number }>> {
+  pendingSigningJobs(limit: number): Promise<Array<{ ref: SigningJobRef; signableAtMs: number }>> {
     this.assertOpen()
+    const cache = this.signingCache()
+    if (cache.pending === undefined || cache.pendingLimit !== limit) {
+      cache.pendingLimit = limit
+      cache.pending = this.readPendingSigningJobs(limit)
+    }
+    return cache.pending
+  }
+
+  /**
+   * Signing jobs and their messages only change with a commit, while signers and coordinators
+   * ask for them many times per block: answers are kept for the committed height.
+   */
+  private signingCache(): SigningCache {
+    if (this.jobsCache.height !== this.head.height) this.jobsCache = { height: this.head.height, messages: new Map(), pending: undefined, pendingLimit: 0 }
+    return this.jobsCache
+  }
+
+  private async readPendingSigningJobs(limit: number): Promise<Array<{ ref: SigningJobRef; signableAtMs: number }>> {
     const state = await this.committedState()
     const reserve = await state.getReserve()
     if (reserve === undefined) return []
@@ -481,10 +514,12 @@ export class GuardianApplication {
       const psbt = await state.getPsbt(id)
       if (psbt?.approvedAtMs != null) jobs.push({ ref: { kind: 'psbt', id }, signableAtMs: signableAt(reserve, psbt.approvedAtMs) })
     }
+    // The validation index holds each record as committed: no trie reads per job.
     const prefix = validationPrefix(undefined, 'approved', undefined)
     const ids = await this.vindex.values({ gt: prefix, lt: `${prefix}\xff`, limit: Math.max(0, limit - jobs.length) }).all()
-    for (const id of ids) {
-      const record = typeof id === 'string' ? await state.getValidation(id) : undefined
+    const records = await this.vindex.getMany(ids.map((id) => `r/${String(id)}`))
+    for (const value of records) {
+      const record = value as ValidationRecord | undefined
       if (record?.status === 'approved') jobs.push({ ref: { kind: 'validation', id: record.id }, signableAtMs: signableAt(reserve, record.processedAtMs ?? record.createdAtMs) })
     }
     return jobs
