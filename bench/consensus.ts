@@ -112,7 +112,8 @@ async function withTestnet<T>(name: string, timeoutProposeMs: number, run: (net:
   const logLevel = process.env.UBTC_BENCH_LOG_LEVEL
   const net = await BenchTestnet.create({
     guardians: GUARDIANS,
-    flags: { 'empty-block-interval-ms': String(EMPTY_BLOCK_INTERVAL_MS), 'timeout-propose-ms': String(timeoutProposeMs) },
+    // No DKG (testnet configs start one at start-up): these figures are consensus alone.
+    flags: { 'empty-block-interval-ms': String(EMPTY_BLOCK_INTERVAL_MS), 'timeout-propose-ms': String(timeoutProposeMs), 'auto-dkg': 'false' },
     ...(logDir !== undefined && logDir !== '' ? { logFile: join(logDir, `${name}.log`) } : {}),
     ...(logLevel !== undefined && logLevel !== '' ? { logLevel } : {}),
   })

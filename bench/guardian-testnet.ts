@@ -35,6 +35,16 @@ export interface BenchTestnetOptions {
 }
 
 /**
+ * BenchTestnet log options from the environment, as the consensus phase reads them:
+ * UBTC_BENCH_LOG_DIR keeps the node logs there as <name>.log, UBTC_BENCH_LOG_LEVEL sets their level.
+ */
+export function benchLogOptions(name: string): { logFile?: string; logLevel?: string } {
+  const dir = process.env.UBTC_BENCH_LOG_DIR
+  const level = process.env.UBTC_BENCH_LOG_LEVEL
+  return { ...(dir !== undefined && dir !== '' ? { logFile: join(dir, `${name}.log`) } : {}), ...(level !== undefined && level !== '' ? { logLevel: level } : {}) }
+}
+
+/**
  * Full guardian nodes (store, application, consensus, libp2p, API) in this process, from a
  * testnet folder written by `initTestnet` into a temporary directory — the same files an
  * operator gets from `ubtc init testnet`.
