@@ -64,6 +64,7 @@ export class GuardianNode implements NodeApiSource, AdminSource {
   private readonly guardians: GuardianSet
   private api: ApiServer | undefined
   private unsubscribeCommit: (() => void) | undefined
+  private unsubscribeGossip: (() => void) | undefined
 
   private constructor(
     readonly genesis: Genesis,
@@ -175,6 +176,10 @@ export class GuardianNode implements NodeApiSource, AdminSource {
       await dkg.listen()
       await keyShare.refresh()
       await signing.start()
+      // A signature on its way to the log is not made again by the next attempts' coordinators.
+      node.unsubscribeGossip = network.onMessage(({ message }) => {
+        if (message.kind === MessageKind.Tx && message.tx.type === TxType.ThresholdSignature) signing.noteSignature(message.tx.job)
+      })
       node.unsubscribeCommit = consensus.onCommit(() => {
         keyShare.refresh().then(
           () => signing.notifyCommit(),
@@ -204,6 +209,7 @@ export class GuardianNode implements NodeApiSource, AdminSource {
   async stop(): Promise<void> {
     await this.api?.close()
     this.unsubscribeCommit?.()
+    this.unsubscribeGossip?.()
     await this.custody.signing.stop()
     await this.custody.dkg.stop()
     await Promise.all(this.watchers.map((w) => w.stop()))

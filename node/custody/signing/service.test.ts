@@ -144,6 +144,21 @@ describe('FROST signing sessions among 5 guardians (3-of-5)', () => {
     expect(bed.submissionsOf(job).filter((s) => s.by === 3)).toHaveLength(1)
   })
 
+  it('does not sign a job again in the next attempt while its signature is on its way to the log', async () => {
+    const job = jobCoordinatedBy(3, N, { next: 4 })
+    bed.held.add(signingJobKey(job)) // submitted but not committed yet
+    const msgs = messages(1)
+    const nextAttemptAt = Date.now() + 1_500
+    bed.approve(job, msgs, { signableAtMs: nextAttemptAt - 60_000 })
+    await waitFor(() => bed.submissionsOf(job).length >= 1, 'a signature in attempt 0', 15_000)
+    // guardian 4, next attempt's coordinator, admits the gossiped signature transaction
+    bed.nodes[4]!.service!.noteSignature(job)
+    await waitFor(async () => Date.now() > nextAttemptAt + 1_000, 'attempt 1 under way', 5_000)
+    expect(bed.submissionsOf(job).map((s) => s.by)).toEqual([3])
+    bed.held.delete(signingJobKey(job))
+    bed.commit(job)
+  })
+
   it('a signer is no signing oracle: it refuses jobs its own state does not list, requesters that do not coordinate, other keys and garbage', async () => {
     const unknown = jobCoordinatedBy(0, N)
     bed.approve(unknown, messages(1), { listed: false, except: [1] }) // every guardian but 1 would sign it

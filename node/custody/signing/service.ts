@@ -103,6 +103,8 @@ export class SigningService {
   private readonly submitted = new Map<string, number>()
   /** job key → time before which a failed job is not tried again */
   private readonly retryAt = new Map<string, number>()
+  /** job key → when a signature of it (any coordinator's) was seen on its way to the log */
+  private readonly seenSignature = new Map<string, number>()
   private readonly active = new Set<Promise<void>>()
   private abort = new AbortController()
   private timer: NodeJS.Timeout | undefined
@@ -178,6 +180,15 @@ export class SigningService {
   notifyCommit(): void {
     this.scheduleTick()
     if (this.running) void this.signer.prune().catch((err: unknown) => this.opts.logger.error({ err }, 'cannot prune signing sessions'))
+  }
+
+  /**
+   * Called by the node for every ThresholdSignature transaction it admits (gossiped or its own):
+   * a job whose signature is on its way to the log is not signed again by the next attempts'
+   * coordinators for two attempt lengths, unless it is still not committed by then.
+   */
+  noteSignature(job: SigningJobRef): void {
+    this.seenSignature.set(signingJobKey(job), this.now())
   }
 
   /** Answers one frost-sign/1 request from guardian `from` (what the network responder calls). */
@@ -261,13 +272,15 @@ export class SigningService {
     const pendingKeys = new Set(pending.map((p) => signingJobKey(p.ref)))
     for (const key of this.submitted.keys()) if (!pendingKeys.has(key)) this.submitted.delete(key)
     for (const [key, at] of this.retryAt) if (!pendingKeys.has(key) || at <= now) this.retryAt.delete(key)
+    const signatureWaitMs = 2 * this.sessionTimeoutMs
+    for (const [key, at] of this.seenSignature) if (!pendingKeys.has(key) || at + signatureWaitMs <= now) this.seenSignature.delete(key)
 
     const byAttempt = new Map<number, SigningJobRef[]>()
     for (const { ref, signableAtMs } of pending) {
       const key = signingJobKey(ref)
       const attempt = this.attemptOf(signableAtMs, now)
       if (signingCoordinator(ref, attempt, n) !== this.opts.self.index) continue
-      if (this.inFlight.has(key) || this.submitted.get(key) === attempt || this.retryAt.has(key)) continue
+      if (this.inFlight.has(key) || this.submitted.get(key) === attempt || this.retryAt.has(key) || this.seenSignature.has(key)) continue
       const refs = byAttempt.get(attempt)
       if (refs === undefined) byAttempt.set(attempt, [ref])
       else refs.push(ref)
