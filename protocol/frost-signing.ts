@@ -51,6 +51,8 @@ export const FROST_SIGN_ERROR_CODES = [
   'wrong_key',
   /** the requester is not the designated coordinator of this attempt of every job */
   'not_coordinator',
+  /** the attempt is not the current one by the signer's clock (one attempt either side is tolerated) */
+  'wrong_attempt',
   /** the signer holds too many open sessions */
   'busy',
   /** no such session: never opened, already used, expired, or lost in a restart */

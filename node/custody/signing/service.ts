@@ -132,6 +132,7 @@ export class SigningService {
       keyShare: opts.keyShare,
       metrics: this.metrics,
       logger,
+      attemptMs: this.sessionTimeoutMs,
       ...(opts.nonceTtlMs === undefined ? {} : { nonceTtlMs: opts.nonceTtlMs }),
       ...(opts.noncePoolSize === undefined ? {} : { noncePoolSize: opts.noncePoolSize }),
       ...(opts.now === undefined ? {} : { now: opts.now }),

@@ -51,7 +51,7 @@ beforeAll(async () => {
   dealt = dkgReserveKey(N, T)
 })
 
-function member(index: number, opts: { now?: () => number; nonceTtlMs?: number; maxSessionsPerRequester?: number; noncePoolSize?: number } = {}): Member {
+function member(index: number, opts: { now?: () => number; nonceTtlMs?: number; maxSessionsPerRequester?: number; noncePoolSize?: number; attemptMs?: number } = {}): Member {
   const registry = new Registry()
   const metrics = new SigningMetrics(registry)
   const jobs = new FixtureJobs()
@@ -100,6 +100,20 @@ describe('FrostSigner', () => {
     m.signer.stop()
     expect(m.signer.poolSize).toBe(0)
     expect(m.signer.openSessions).toBe(0)
+  })
+
+  it('refuses a commit request for an attempt that is not current by its clock (one either side is fine)', async () => {
+    let now = 1_000_000
+    const m = member(1, { now: () => now, attemptMs: 10_000 })
+    const job = jobCoordinatedBy(0, N, { attempt: 3 })
+    m.jobs.approve(job, messages(1), { signableAtMs: now })
+    const commit = { type: 'commit' as const, outputKey: xOnly(), attempt: 3, jobs: [job] }
+    expect(await ask(m.signer, 0, commit)).toMatchObject({ type: 'error', code: 'wrong_attempt' }) // attempt 0 here
+    now += 25_000 // attempt 2 here
+    expect(await ask(m.signer, 0, commit)).toMatchObject({ type: 'commitments' })
+    now += 30_000 // attempt 5 here
+    expect(await ask(m.signer, 0, commit)).toMatchObject({ type: 'error', code: 'wrong_attempt' })
+    m.signer.stop()
   })
 
   it('refuses requests it must not serve', async () => {

@@ -31,6 +31,9 @@ import type { SigningMetrics } from './metrics.js'
 import { NoncePool, wipeNonces, type NoncePair } from './nonce-pool.js'
 import type { KeyShareSource, SigningJobSource } from './types.js'
 
+/** Pending jobs looked at to place an attempt in time (the coordinators look at as many). */
+const PENDING_LOOKUP_LIMIT = 256
+
 /** noble's signShare arguments (its input types accept any Uint8Array). */
 type SignShareArgs = Parameters<typeof schnorr_FROST.signShare>
 export type FrostSecret = SignShareArgs[0]
@@ -45,6 +48,12 @@ export interface FrostSignerOptions {
   readonly keyShare: KeyShareSource
   readonly metrics: SigningMetrics
   readonly logger: Logger
+  /**
+   * Length of one signing attempt (the service's sessionTimeoutMs). When set, a commit request is
+   * refused unless its attempt is the current one by this signer's clock, give or take one: a
+   * guardian cannot open sessions for attempts it would coordinate later.
+   */
+  readonly attemptMs?: number
   /** A session's nonces are wiped this long after the commit if no sign request used them (default 60 s). */
   readonly nonceTtlMs?: number
   /** Nonce pairs kept ready (default 64). */
@@ -215,6 +224,8 @@ export class FrostSigner {
         return this.refuse(from, 'not_coordinator', `${this.nameOf(coordinator)} coordinates attempt ${request.attempt} of ${signingJobKey(job)}, not ${from.name}`)
       }
     }
+    const early = await this.attemptProblem(request)
+    if (early !== undefined) return this.refuse(from, 'wrong_attempt', early)
     const messages = await this.messagesOf(request.jobs)
     if (this.stopped) return this.refuse(from, 'unavailable', 'signing service stopped')
     if (!Array.isArray(messages)) return this.refuse(from, messages.code, messages.message)
@@ -309,6 +320,21 @@ export class FrostSigner {
       signable &&= latest.length === session.messages.length && latest.every((msg, i) => equalBytes(msg, session.messages[i]!))
       if (!signable && this.sessions.get(id) === session) this.dropSession(id)
     }
+  }
+
+  /** Why the request's attempt is not current by this signer's clock (±1), or undefined. Jobs it does not list are left to the signability check. */
+  private async attemptProblem(request: FrostCommitRequest): Promise<string | undefined> {
+    const attemptMs = this.opts.attemptMs
+    if (attemptMs === undefined) return undefined
+    const pending = new Map((await this.opts.jobs.pendingJobs(PENDING_LOOKUP_LIMIT)).map((p) => [signingJobKey(p.ref), p.signableAtMs]))
+    const now = this.now()
+    for (const job of request.jobs) {
+      const signableAt = pending.get(signingJobKey(job))
+      if (signableAt === undefined) continue
+      const current = Math.max(0, Math.floor((now - signableAt) / attemptMs))
+      if (Math.abs(request.attempt - current) > 1) return `attempt ${request.attempt} of ${signingJobKey(job)} is not current (${current} here)`
+    }
+    return undefined
   }
 
   /** The coordinator will not use these commitments: wipe the nonces now. */
