@@ -16,6 +16,7 @@ import {
   ProtocolError,
   txHash,
   txRoot,
+  TxType,
   verifyCertificate,
   ZERO_HASH,
   type Block,
@@ -79,7 +80,11 @@ import { TrieDb, type AppDb, type BinarySublevel, type SublevelOp } from './trie
  * so commitBlock does not execute again. The calls that execute or commit run one at a time.
  */
 
-export type TxCheck = { ok: true; hash: string } | { ok: false; code: 'malformed' | 'bad_signature' | 'unknown_signer' | 'invalid'; reason: string }
+/**
+ * checkTx's verdict. `slot` names what an admitted transaction settles when equivalent ones may
+ * exist (the signature of a signing job: any coordinator's will do): a mempool keeps one per slot.
+ */
+export type TxCheck = { ok: true; hash: string; slot?: string } | { ok: false; code: 'malformed' | 'bad_signature' | 'unknown_signer' | 'invalid'; reason: string }
 
 export interface BlockValidation {
   ok: boolean
@@ -263,7 +268,11 @@ export class GuardianApplication {
     if (!result.ok) return { ok: false, code: result.code, reason: result.reason }
     const state = await AppState.at(this.trie.fork(), this.head.stateRoot)
     const reason = await checkTx(state, this.params, result.verified)
-    return reason === null ? { ok: true, hash: result.verified.hash } : { ok: false, code: 'invalid', reason }
+    if (reason !== null) return { ok: false, code: 'invalid', reason }
+    const verified = result.verified.tx
+    return verified.type === TxType.ThresholdSignature
+      ? { ok: true, hash: result.verified.hash, slot: `signature/${verified.job.kind}/${verified.job.id}` }
+      : { ok: true, hash: result.verified.hash }
   }
 
   // ─── consensus ─────────────────────────────────────────────────────────────

@@ -128,6 +128,8 @@ describe('signing jobs of validations', () => {
     expect(verifySchnorr(message!, reserveKey.groupKey.subarray(1), signature)).toBe(true)
 
     const signed = tx(3, { type: TxType.ThresholdSignature, job: { kind: 'validation', id }, signatures: [signature], signers: [0, 2, 4] })
+    // any coordinator's signature settles the job: mempools keep one per job
+    expect(await o.app.checkTx(signed)).toMatchObject({ ok: true, slot: `signature/validation/${id}` })
     const block = await chain.step([signed])
     expect(block.txs).toHaveLength(1)
     const record = (await o.app.getValidation(id))!

@@ -60,8 +60,8 @@ export interface ConsensusServiceOptions {
   readonly maxBlockTxs?: number
 }
 
-/** checkTx's verdict, or a full mempool. */
-export type SubmitResult = TxCheck | { readonly ok: false; readonly code: 'mempool_full'; readonly reason: string }
+/** checkTx's verdict, or a full mempool, or an equivalent transaction already pending (same slot). */
+export type SubmitResult = TxCheck | { readonly ok: false; readonly code: 'mempool_full' | 'duplicate'; readonly reason: string }
 
 /** A committed block, as listeners see it. `latencyMs` is from the start of the height to its decision (null for synced blocks). */
 export interface CommitEvent {
@@ -205,8 +205,11 @@ export class ConsensusService {
       this.metrics.txsRejected.inc({ code: check.code })
       return check
     }
-    if (!this.mempool.add(check.hash, tx) && !this.mempool.has(check.hash)) {
-      return { ok: false, code: 'mempool_full', reason: 'mempool is full, retry later' }
+    const added = this.mempool.add(check.hash, tx, check.slot)
+    if (added === 'full') return { ok: false, code: 'mempool_full', reason: 'mempool is full, retry later' }
+    if (added === 'slot_taken') {
+      this.metrics.txsRejected.inc({ code: 'duplicate' })
+      return { ok: false, code: 'duplicate', reason: `an equivalent transaction (${check.slot ?? ''}) is already pending` }
     }
     this.metrics.mempoolSize.set(this.mempool.size)
     this.maybeStartHeight()
