@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { hexToBytes } from '@noble/hashes/utils.js'
@@ -7,7 +7,7 @@ import { Psbt } from 'bitcoinjs-lib'
 import { Verifier } from 'bip322-js'
 import { verifySchnorr } from 'tiny-secp256k1'
 import { JsonRpcProvider, Wallet, hexlify, keccak256, toUtf8Bytes } from 'ethers'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import { p2trAddress, p2trScript, parseReservePsbt, reserveInputSighashes, taprootOutputKey } from '../chains/index.js'
 import { loadGenesis } from '../node/guardian/index.js'
 import { PROJECT_ROOT } from '../node/version.js'
@@ -79,6 +79,8 @@ describe('threshold custody on a 5-guardian testnet', () => {
   })
 
   afterAll(async () => {
+    // UBTC_E2E_LOG=FILE keeps every guardian's log of the run, for a failure's post-mortem.
+    if (process.env.UBTC_E2E_LOG !== undefined) await writeFile(process.env.UBTC_E2E_LOG, logs.join('\n'))
     provider?.destroy()
     await testnet?.stopAll('SIGKILL')
     await chains?.stop()
@@ -117,8 +119,21 @@ describe('threshold custody on a 5-guardian testnet', () => {
       () => undefined,
     )
     if (text === undefined) return Number.NaN
-    const line = text.split('\n').find((l) => l.startsWith(`${name}{${labels}}`))
+    const line = text.split('\n').find((l) => l.startsWith(labels === '' ? `${name} ` : `${name}{${labels}}`))
     return line === undefined ? 0 : Number(line.split(' ').pop())
+  }
+
+  /**
+   * Restarts guardian `index` (as `entry`, default `ubtc node`) and waits until it is connected,
+   * caught up with the others' height and ready to sign (its share loaded, its nonce pool filled).
+   */
+  async function restart(index: number, entry?: string): Promise<void> {
+    await testnet.stop(index)
+    testnet.start(index, FLAGS, entry)
+    await testnet.waitAllConnected(60_000)
+    const tip = Math.max(...(await testnet.waitFor(() => true, 'statuses')).map((s) => s.height))
+    await testnet.waitFor((s) => s.height >= tip, `${testnet.guardian(index).name} to catch up`, 30_000)
+    await until(`${testnet.guardian(index).name} to be ready to sign`, async () => ((await counter(index, 'ubtc_custody_nonce_pool_size', '')) > 0 ? true : undefined), 30_000)
   }
 
   function preferredSigners(job: SigningJobRef, attempt: number, coordinator: number, among: readonly number[]): number[] {
@@ -155,9 +170,8 @@ describe('threshold custody on a 5-guardian testnet', () => {
 
   it('names a guardian that returns bad signature shares, and signs without it', async () => {
     const faulty = 2
-    await testnet.stop(faulty)
-    testnet.start(faulty, FLAGS, BAD_SHARE_GUARDIAN)
-    await testnet.waitAllConnected(60_000)
+    // Caught up and ready: a guardian a block behind refuses to sign (not_signable) and is just left out.
+    await restart(faulty, BAD_SHARE_GUARDIAN)
     // A payment whose attempt-0 coordinator is another guardian that prefers the faulty one as co-signer.
     const payment = await preparePayment('bad shares are named', (job) => {
       const c = signingCoordinator(job, 0, 5)
@@ -171,9 +185,7 @@ describe('threshold custody on a 5-guardian testnet', () => {
     expect(await counter(coordinator, 'ubtc_custody_invalid_shares_total', `guardian="${testnet.guardian(faulty).name}"`)).toBeGreaterThanOrEqual(1)
     const named = logs.filter((l) => l.startsWith(testnet.guardian(coordinator).name) && l.includes(`invalid signature share from ${testnet.guardian(faulty).name}`))
     expect(named.length).toBeGreaterThanOrEqual(1)
-    await testnet.stop(faulty)
-    testnet.start(faulty, FLAGS)
-    await testnet.waitAllConnected(60_000)
+    await restart(faulty)
   }, 150_000)
 
   it('signs with 2 guardians stopped; with 3 stopped the validation waits approved and is signed once one returns', async () => {
@@ -192,6 +204,10 @@ describe('threshold custody on a 5-guardian testnet', () => {
     const signedBefore = await Promise.all(signers.map((i) => counter(i, 'ubtc_custody_signing_sessions_total', 'outcome="signed"')))
 
     testnet.pause(c0, true)
+    // Whatever happens below, the paused guardian is resumed for the tests after this one.
+    onTestFinished(() => {
+      if (testnet.isRunning(c0)) testnet.pause(c0, false)
+    })
     await payment.send()
     // Four guardians commit: the validation is approved, not signed (its coordinator is paused).
     // Two are killed as soon as one guardian shows the approval, well before attempt 1 begins.
@@ -215,10 +231,10 @@ describe('threshold custody on a 5-guardian testnet', () => {
     )
     for (const i of running) expect((await validation(i, payment.id))?.status).toBe('approved')
 
+    // The log commits a signature once a fourth guardian is back (the one made by the three, or
+    // an equivalent one of a later attempt if the returning guardian coordinates it first).
     testnet.start(killed[0]!, FLAGS)
-    const views = await signedOn([c0, ...running, killed[0]!], payment.id, 90_000)
-    const up = signers.map((i) => testnet.guardian(i).name)
-    for (const v of views) for (const s of v.signers) expect(up).toContain(s)
+    await signedOn([c0, ...running, killed[0]!], payment.id, 90_000)
     testnet.start(killed[1]!, FLAGS)
     const last = await signedOn([killed[1]!], payment.id, 90_000)
     expect(Verifier.verifySignature(reserve.address, payment.message, last[0]!.bitcoinSignature!)).toBe(true)
