@@ -1,26 +1,14 @@
 import { pino } from 'pino'
 import { Registry } from 'prom-client'
 import { afterEach, describe, expect, it } from 'vitest'
-import { createApiServer, type AdminSource, type ApiServer, type NodeApiSource, type ReserveView } from './index.js'
-import { fakeSource } from './test-helpers/fake-source.js'
+import { createApiServer, type AdminSource, type ApiServer, type NodeApiSource } from './index.js'
+import { fakeSource, RESERVE } from './test-helpers/fake-source.js'
 
 const servers: ApiServer[] = []
 afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.close()))
 })
 
-const RESERVE: ReserveView = {
-  address: 'bcrt1p45mg5dzxc6n5mw8wah7x4x2d8a5jgnney7s078pe2r2fgg2l4qjsjmp3qz',
-  network: 'regtest',
-  groupKey: 'ad'.repeat(32),
-  internalKey: '03' + '6d'.repeat(32),
-  threshold: 3,
-  guardians: 5,
-  verifyingShares: Array.from({ length: 5 }, (_, i) => `0${2 + (i % 2)}${'11'.repeat(32)}`),
-  dkgCertificate: { sessionId: '3f'.repeat(32), digest: 'dd'.repeat(32), signatures: Array.from({ length: 5 }, (_, guardian) => ({ guardian, signature: 'ab'.repeat(65) })) },
-  committedHeight: 4,
-  committedAtMs: 1_700_000_000_000,
-}
 
 interface AdminCalls {
   dkg: number

@@ -11,7 +11,7 @@ import {
   type Block,
   type Certificate,
 } from '../../protocol/index.js'
-import type { DkgStatusView, NodeApiSource, OperationView, Readiness, StatusView, ValidationView } from '../types.js'
+import type { DkgStatusView, NodeApiSource, OperationView, Readiness, ReserveView, StatusView, ValidationView } from '../types.js'
 
 export const STATUS: StatusView = {
   guardian: 'guardian-0',
@@ -118,6 +118,20 @@ export const VALIDATION: ValidationView = {
   createdAtMs: 1_700_000_000_000,
   processedAtMs: 1_700_000_060_000,
   signature: null,
+}
+
+/** A committed reserve key as a node serves it. */
+export const RESERVE: ReserveView = {
+  address: 'bcrt1p45mg5dzxc6n5mw8wah7x4x2d8a5jgnney7s078pe2r2fgg2l4qjsjmp3qz',
+  network: 'regtest',
+  groupKey: 'ad'.repeat(32),
+  internalKey: '03' + '6d'.repeat(32),
+  threshold: 3,
+  guardians: 5,
+  verifyingShares: Array.from({ length: 5 }, (_, i) => `0${2 + (i % 2)}${'11'.repeat(32)}`),
+  dkgCertificate: { sessionId: '3f'.repeat(32), digest: 'dd'.repeat(32), signatures: Array.from({ length: 5 }, (_, guardian) => ({ guardian, signature: 'ab'.repeat(65) })) },
+  committedHeight: 4,
+  committedAtMs: 1_700_000_000_000,
 }
 
 export const DKG_IDLE: DkgStatusView = { state: 'idle', attempt: 0, sessionId: null, phase: 'idle', round1: 0, shares: 0, signatures: 0, culprit: null, reason: null }

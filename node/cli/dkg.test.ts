@@ -4,24 +4,12 @@ import { join } from 'node:path'
 import { pino } from 'pino'
 import { Registry } from 'prom-client'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { createApiServer, type AdminSource, type ApiServer, type DkgStatusView, type ReserveView } from '../../api/index.js'
-import { fakeSource } from '../../api/test-helpers/fake-source.js'
+import { createApiServer, type AdminSource, type ApiServer, type DkgStatusView } from '../../api/index.js'
+import { fakeSource, RESERVE } from '../../api/test-helpers/fake-source.js'
 import { dkgCommand } from './dkg.js'
 import { CommandError, UsageError } from './usage-error.js'
 
 const TOKEN = 'operator-token-1'
-const RESERVE: ReserveView = {
-  address: 'bcrt1p45mg5dzxc6n5mw8wah7x4x2d8a5jgnney7s078pe2r2fgg2l4qjsjmp3qz',
-  network: 'regtest',
-  groupKey: 'ad'.repeat(32),
-  internalKey: '03' + '6d'.repeat(32),
-  threshold: 3,
-  guardians: 5,
-  verifyingShares: [],
-  dkgCertificate: { sessionId: '3f'.repeat(32), digest: 'dd'.repeat(32), signatures: [] },
-  committedHeight: 4,
-  committedAtMs: 1_700_000_000_000,
-}
 
 let dir: string
 const servers: ApiServer[] = []
