@@ -1,10 +1,8 @@
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js'
-import { pino } from 'pino'
-import { Registry } from 'prom-client'
 import { afterEach, describe, expect, it } from 'vitest'
 import { blockHash, decodeBlock, decodeCertificate, MAX_TX_BYTES, txHash } from '../protocol/index.js'
-import { createApiServer, type ApiServer, type BlockView, type NodeApiSource, type OperationsQuery } from './index.js'
-import { fakeSource, OPERATION, sampleCommittedBlock, STATUS } from './test-helpers/fake-source.js'
+import { type ApiServer, type BlockView, type NodeApiSource, type OperationsQuery } from './index.js'
+import { fakeApiServer, OPERATION, sampleCommittedBlock, STATUS } from './test-helpers/fake-source.js'
 
 const servers: ApiServer[] = []
 afterEach(async () => {
@@ -12,14 +10,7 @@ afterEach(async () => {
 })
 
 async function api(overrides: Partial<NodeApiSource> = {}): Promise<ApiServer> {
-  const server = await createApiServer({
-    host: '127.0.0.1',
-    port: 0,
-    logger: pino({ level: 'silent' }),
-    registry: new Registry(),
-    version: '0.1.0',
-    source: fakeSource(overrides),
-  })
+  const server = await fakeApiServer(overrides)
   servers.push(server)
   return server
 }

@@ -1,8 +1,6 @@
-import { pino } from 'pino'
-import { Registry } from 'prom-client'
 import { afterEach, describe, expect, it } from 'vitest'
-import { createApiServer, type AdminSource, type ApiServer, type NodeApiSource } from './index.js'
-import { fakeSource, RESERVE } from './test-helpers/fake-source.js'
+import { type AdminSource, type ApiServer, type NodeApiSource } from './index.js'
+import { fakeApiServer, RESERVE } from './test-helpers/fake-source.js'
 
 const servers: ApiServer[] = []
 afterEach(async () => {
@@ -32,16 +30,7 @@ async function api(opts: { source?: Partial<NodeApiSource>; token?: string } = {
       return { ok: true, hash: 'ff'.repeat(32) }
     },
   }
-  const server = await createApiServer({
-    host: '127.0.0.1',
-    port: 0,
-    logger: pino({ level: 'silent' }),
-    registry: new Registry(),
-    version: '0.1.0',
-    source: fakeSource(opts.source),
-    admin,
-    ...(opts.token !== undefined ? { adminToken: opts.token } : {}),
-  })
+  const server = await fakeApiServer(opts.source, { admin, ...(opts.token !== undefined ? { adminToken: opts.token } : {}) })
   servers.push(server)
   return { server, calls }
 }

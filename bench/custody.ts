@@ -1,13 +1,12 @@
 import { performance } from 'node:perf_hooks'
-import { schnorr_FROST } from '@noble/curves/secp256k1.js'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { utf8ToBytes } from '@noble/hashes/utils.js'
 import { type JsonRpcProvider, Wallet, parseEther } from 'ethers'
-import { decodeEnvelope, decodeTx, guardianIdentifier, TxType, validationId } from '../protocol/index.js'
-import { DEV_EVM_PAYMENT_ADDRESS, devChainConfigs, type DevChains } from '../testnet/index.js'
+import { decodeEnvelope, decodeTx, TxType, validationId } from '../protocol/index.js'
+import { DEV_EVM_PAYMENT_ADDRESS, devChainConfigs, frostDkg, frostSign, type DevChains } from '../testnet/index.js'
 import { benchLogOptions, BenchTestnet } from './guardian-testnet.js'
 import { percentile, progress, round, sleep } from './measure.js'
-import { DEV_KEY, evmProvider, minedIn, paymentData, sendAll, signedPayments } from './payments.js'
+import { chainFlags, DEV_KEY, evmProvider, minedIn, paymentData, sendAll, signedPayments } from './payments.js'
 
 /**
  * Threshold custody on 5 full guardian nodes (in this process) watching the dev chains, a
@@ -328,29 +327,10 @@ export interface FrostCost {
  * over at least FROST_MIN_RUNS signatures and FROST_MIN_MS after FROST_WARMUP_RUNS discarded.
  */
 export function measureFrost(): FrostCost {
-  const ids = Array.from({ length: GUARDIANS }, (_, i) => guardianIdentifier(i))
-  const signers = { min: THRESHOLD, max: GUARDIANS }
-  const round1 = ids.map((id) => schnorr_FROST.DKG.round1(id, signers))
-  const others = <T>(items: readonly T[], i: number): T[] => items.filter((_, j) => j !== i)
-  const round2 = ids.map((_, i) => schnorr_FROST.DKG.round2(round1[i]!.secret, others(round1, i).map((r) => r.public)))
-  const keys = ids.map((id, i) =>
-    schnorr_FROST.DKG.round3(
-      round1[i]!.secret,
-      others(round1, i).map((r) => r.public),
-      others(ids, i).map((other) => round2[ids.indexOf(other)]![id]!),
-    ),
-  )
-  const pub = keys[0]!.public
-  // Any three guardians; the cost does not depend on which.
-  const chosen = [0, 2, 4].map((i) => keys[i]!.secret)
-
+  const group = frostDkg(THRESHOLD, GUARDIANS)
+  // Any three guardians; the cost does not depend on which. frostSign's aggregate verifies the signature.
   const sign = (i: number): void => {
-    const msg = sha256(utf8ToBytes(`frost bench ${i}`))
-    const nonces = chosen.map((s) => schnorr_FROST.commit(s))
-    const commitments = nonces.map((n) => n.commitments)
-    const shares: Record<string, Uint8Array> = {}
-    chosen.forEach((s, k) => (shares[s.identifier] = schnorr_FROST.signShare(s, pub, nonces[k]!.nonces, commitments, msg)))
-    const signature = schnorr_FROST.aggregate(pub, commitments, msg, shares)
+    const signature = frostSign(group, [0, 2, 4], sha256(utf8ToBytes(`frost bench ${i}`)))
     if (signature.length !== 64) throw new Error(`FROST: a ${signature.length}-byte signature`)
   }
 
@@ -380,9 +360,7 @@ export async function runCustody(chains: DevChains): Promise<CustodyFigures> {
       chains: devChainConfigs(),
       ...benchLogOptions('custody'),
       flags: {
-        'ethereum-rpc-urls': chains.ethereum.url,
-        'polygon-rpc-urls': chains.polygon.url,
-        'solana-rpc-urls': chains.solana.url,
+        ...chainFlags(chains),
         'empty-block-interval-ms': '200',
         // The testnet configs have these two already; stated here because the phase depends on them.
         'auto-dkg': 'true',

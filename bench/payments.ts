@@ -20,6 +20,11 @@ export const POLL_MS = 20
 export type EvmChain = 'ethereum' | 'polygon'
 
 /** A provider of `chain` without caching, added to `all` (destroy them at the end). */
+/** Node flags pointing the guardians' watchers at the dev chains. */
+export function chainFlags(chains: DevChains): Record<string, string> {
+  return { 'ethereum-rpc-urls': chains.ethereum.url, 'polygon-rpc-urls': chains.polygon.url, 'solana-rpc-urls': chains.solana.url }
+}
+
 export function evmProvider(chains: DevChains, chain: EvmChain, all: JsonRpcProvider[]): JsonRpcProvider {
   const p = new JsonRpcProvider(chain === 'ethereum' ? chains.ethereum.url : chains.polygon.url, undefined, { cacheTimeout: -1, staticNetwork: true })
   all.push(p)

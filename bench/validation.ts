@@ -3,7 +3,7 @@ import { type JsonRpcProvider, Wallet, parseEther } from 'ethers'
 import { DEV_EVM_PAYMENT_ADDRESS, devChainConfigs, type DevChains } from '../testnet/index.js'
 import { benchLogOptions, BenchTestnet } from './guardian-testnet.js'
 import { percentile, progress, round, sleep } from './measure.js'
-import { confirmedAt, decidedEverywhere, DEV_KEY, evmProvider, minedIn, paymentData, POLL_MS, sendAll, signedPayments } from './payments.js'
+import { chainFlags, confirmedAt, decidedEverywhere, DEV_KEY, evmProvider, minedIn, paymentData, POLL_MS, sendAll, signedPayments } from './payments.js'
 
 /**
  * Payment validations on 5 full guardian nodes (in this process) watching two anvil chains
@@ -49,9 +49,7 @@ export async function runValidation(chains: DevChains): Promise<ValidationFigure
       chains: devChainConfigs(),
       ...benchLogOptions('validation'),
       flags: {
-        'ethereum-rpc-urls': chains.ethereum.url,
-        'polygon-rpc-urls': chains.polygon.url,
-        'solana-rpc-urls': chains.solana.url,
+        ...chainFlags(chains),
         'empty-block-interval-ms': '200',
         'auto-dkg': 'false',
       },

@@ -6,3 +6,4 @@ export { InProcessNetwork, type InProcessGuardian, type InProcessNetworkOptions 
 export { anvilBinary, startAnvil, type AnvilInstance, type StartAnvilOptions } from './anvil.js'
 export { SolanaDevChain, startSolanaDevRpc, type SolanaDevRpc, type SolanaDevRpcOptions } from './solana-rpc/index.js'
 export { DEV_CHAIN_IDS, DEV_EVM_PAYMENT_ADDRESS, DEV_SOLANA_PAYMENT_ADDRESS, devChainConfigs, startDevChains, type DevChains } from './dev-chains.js'
+export { frostDkg, frostSign, type FrostGroup } from './local-frost.js'

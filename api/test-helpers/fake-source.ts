@@ -1,3 +1,6 @@
+import { pino } from 'pino'
+import { Registry } from 'prom-client'
+import { createApiServer } from '../server.js'
 import {
   blockHash,
   certificateHash,
@@ -11,7 +14,7 @@ import {
   type Block,
   type Certificate,
 } from '../../protocol/index.js'
-import type { DkgStatusView, NodeApiSource, OperationView, Readiness, ReserveView, StatusView, ValidationView } from '../types.js'
+import type { ApiServer, ApiServerOptions, DkgStatusView, NodeApiSource, OperationView, Readiness, ReserveView, StatusView, ValidationView } from '../types.js'
 
 export const STATUS: StatusView = {
   guardian: 'guardian-0',
@@ -155,4 +158,9 @@ export function fakeSource(overrides: Partial<NodeApiSource> = {}): NodeApiSourc
     dkgStatus: () => DKG_IDLE,
     ...overrides,
   }
+}
+
+/** An API server over {@link fakeSource} (silent logger, fresh registry), not yet listening. */
+export function fakeApiServer(overrides: Partial<NodeApiSource> = {}, operator: Pick<ApiServerOptions, 'admin' | 'adminToken'> = {}): Promise<ApiServer> {
+  return createApiServer({ host: '127.0.0.1', port: 0, logger: pino({ level: 'silent' }), registry: new Registry(), version: '0.1.0', source: fakeSource(overrides), ...operator })
 }

@@ -4,7 +4,7 @@ import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js'
 import { describe, expect, it } from 'vitest'
 import type { BitcoinNetwork } from '../../protocol/index.js'
 import { BitcoinError, decodeAddress, p2trAddress, p2trScript, taprootOutputKey } from './index.js'
-import { frostDkg } from './test-helpers/frost.js'
+import { frostDkg } from '../../testnet/local-frost.js'
 
 const NETWORKS: readonly BitcoinNetwork[] = ['mainnet', 'testnet', 'regtest']
 const PREFIX = { mainnet: 'bc', testnet: 'tb', regtest: 'bcrt' } as const

@@ -22,7 +22,7 @@ import {
   taprootOutputKey,
   verifySimpleSignature,
 } from './index.js'
-import { frostDkg, frostSign } from './test-helpers/frost.js'
+import { frostDkg, frostSign } from '../../testnet/local-frost.js'
 
 const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..')
 

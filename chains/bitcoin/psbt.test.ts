@@ -13,7 +13,7 @@ import {
   taprootOutputKey,
   type ReservePsbt,
 } from './index.js'
-import { frostDkg, frostSign, type FrostGroup } from './test-helpers/frost.js'
+import { frostDkg, frostSign, type FrostGroup } from '../../testnet/local-frost.js'
 
 const group: FrostGroup = frostDkg(3, 5)
 const reserveKey = group.outputKey.slice(1)

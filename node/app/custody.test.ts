@@ -4,7 +4,7 @@ import { Verifier } from 'bip322-js'
 import { verifySchnorr } from 'tiny-secp256k1'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { bip322TaprootSighash, encodeSimpleSignature, p2trAddress, p2trScript, parseReservePsbt, verifySimpleSignature } from '../../chains/index.js'
-import { frostDkg, frostSign, type FrostGroup } from '../../chains/bitcoin/test-helpers/frost.js'
+import { frostDkg, frostSign, type FrostGroup } from '../../testnet/local-frost.js'
 import {
   dkgSessionId,
   encodeEnvelope,

@@ -385,7 +385,11 @@ export class AppState {
   }
 
   async getDelayed(sender: Sender): Promise<string[]> {
-    const key = stateKeys.delayed(sender)
+    return this.readIds(stateKeys.delayed(sender))
+  }
+
+  /** A stored list of record ids (hex hashes). */
+  private async readIds(key: string): Promise<string[]> {
     try {
       return (await this.readList(key)).map((v, i) => readString(v, `ids[${i}]`, 64))
     } catch (err) {
@@ -440,12 +444,7 @@ export class AppState {
 
   /** Approved PSBTs awaiting their signatures, in approval order. */
   async getPsbtsAwaiting(): Promise<string[]> {
-    const key = stateKeys.psbtAwaiting
-    try {
-      return (await this.readList(key)).map((v, i) => readString(v, `ids[${i}]`, 64))
-    } catch (err) {
-      this.corrupt(key, err)
-    }
+    return this.readIds(stateKeys.psbtAwaiting)
   }
 
   putPsbtsAwaiting(ids: readonly string[]): void {

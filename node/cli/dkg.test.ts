@@ -1,11 +1,9 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { pino } from 'pino'
-import { Registry } from 'prom-client'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { createApiServer, type AdminSource, type ApiServer, type DkgStatusView } from '../../api/index.js'
-import { fakeSource, RESERVE } from '../../api/test-helpers/fake-source.js'
+import { type AdminSource, type ApiServer, type DkgStatusView } from '../../api/index.js'
+import { fakeApiServer, RESERVE } from '../../api/test-helpers/fake-source.js'
 import { dkgCommand } from './dkg.js'
 import { CommandError, UsageError } from './usage-error.js'
 
@@ -38,16 +36,7 @@ async function node(opts: { polls?: number; aborted?: boolean } = {}): Promise<{
     proposePsbt: async () => ({ ok: false, code: 'invalid', reason: 'unused' }),
     vote: async () => ({ ok: false, code: 'invalid', reason: 'unused' }),
   }
-  const server = await createApiServer({
-    host: '127.0.0.1',
-    port: 0,
-    logger: pino({ level: 'silent' }),
-    registry: new Registry(),
-    version: '0.1.0',
-    source: fakeSource({ reserve: async () => (started > 0 && opts.aborted !== true && ++reads > (opts.polls ?? 0) ? RESERVE : undefined), dkgStatus: () => status }),
-    admin,
-    adminToken: TOKEN,
-  })
+  const server = await fakeApiServer({ reserve: async () => (started > 0 && opts.aborted !== true && ++reads > (opts.polls ?? 0) ? RESERVE : undefined), dkgStatus: () => status }, { admin, adminToken: TOKEN })
   servers.push(server)
   return { url: await server.listen(), started: () => started }
 }

@@ -1,8 +1,9 @@
-import { schnorr_FROST, secp256k1 } from '@noble/curves/secp256k1.js'
+import { schnorr_FROST } from '@noble/curves/secp256k1.js'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { bytesToHex, randomBytes, utf8ToBytes } from '@noble/hashes/utils.js'
-import { guardianIdentifier, signerRank, signingCoordinator, signingJobKey, type GuardianInfo, type ReserveKey, type SigningJobKind, type SigningJobRef } from '../../../../protocol/index.js'
+import { signerRank, signingCoordinator, signingJobKey, type GuardianInfo, type ReserveKey, type SigningJobKind, type SigningJobRef } from '../../../../protocol/index.js'
 import type { FrostSignResponse, FrostErrorResponse, FrostSignRequest, FrostCommitRequest, FrostCommitResponse } from '../../../../protocol/index.js'
+import { frostDkg } from '../../../../testnet/local-frost.js'
 import { FrostSigner, type FrostCommitmentList, type FrostNonces, type FrostPublic, type FrostSecret, type FrostSignerOptions } from '../signer.js'
 import type { KeyShareSource, SigningJobSource } from '../types.js'
 
@@ -14,29 +15,17 @@ export interface DealtKey {
 
 /** A t-of-n reserve key from an in-process run of noble's DKG (rounds 1-3), verifying shares in guardian order. */
 export function dkgReserveKey(n: number, t: number): DealtKey {
-  const ids = Array.from({ length: n }, (_, i) => guardianIdentifier(i))
-  const signers = { min: t, max: n }
-  const round1 = ids.map((id) => schnorr_FROST.DKG.round1(id, signers))
-  const othersOf = <T>(items: readonly T[], i: number): T[] => items.filter((_, j) => j !== i)
-  const round2 = ids.map((_, i) => schnorr_FROST.DKG.round2(round1[i]!.secret, othersOf(round1, i).map((r) => r.public)))
-  const keys = ids.map((id, i) =>
-    schnorr_FROST.DKG.round3(
-      round1[i]!.secret,
-      othersOf(round1, i).map((r) => r.public),
-      othersOf(ids, i).map((other) => round2[ids.indexOf(other)]![id]!),
-    ),
-  )
-  const pub = keys[0]!.public
-  const internal = round1.map((r) => secp256k1.Point.fromBytes(r.public.commitment[0]!)).reduce((a, b) => a.add(b))
+  const group = frostDkg(t, n)
+  const pub = group.keys[0]!.public
   const key: ReserveKey = {
     sessionId: randomBytes(32),
     threshold: t,
-    internalKey: internal.toBytes(true),
-    groupKey: pub.commitments[0]!,
+    internalKey: group.internalKey,
+    groupKey: group.outputKey,
     commitments: pub.commitments,
-    verifyingShares: ids.map((id) => pub.verifyingShares[id]!),
+    verifyingShares: group.ids.map((id) => pub.verifyingShares[id]!),
   }
-  return { key, shares: keys.map((k) => ({ identifier: k.secret.identifier, signingShare: k.secret.signingShare })) }
+  return { key, shares: group.keys.map((k) => ({ identifier: k.secret.identifier, signingShare: k.secret.signingShare })) }
 }
 
 /** A key share source that can be switched off (a guardian without its share). */

@@ -1,6 +1,11 @@
 import { schnorr_FROST as F, secp256k1 } from '@noble/curves/secp256k1.js'
+import { equalBytes } from '@noble/curves/utils.js'
+import { guardianIdentifier } from '../protocol/index.js'
 
-/** Test-only: an in-process FROST taproot DKG and signing sessions, as the guardians run them over the network. */
+/**
+ * The guardians' FROST taproot DKG and signing sessions run in one process, without the network:
+ * participant i has identifier guardianIdentifier(i). For benchmarks and tests.
+ */
 
 type FrostKey = ReturnType<typeof F.DKG.round3>
 
@@ -13,9 +18,9 @@ export interface FrostGroup {
   readonly outputKey: Uint8Array
 }
 
-/** Runs a `min`-of-`max` DKG among participants 1…max. */
+/** Runs a `min`-of-`max` DKG (rounds 1-3) among participants 0…max−1. */
 export function frostDkg(min: number, max: number): FrostGroup {
-  const ids = Array.from({ length: max }, (_, i) => F.Identifier.fromNumber(i + 1))
+  const ids = Array.from({ length: max }, (_, i) => guardianIdentifier(i))
   const round1 = ids.map((id) => F.DKG.round1(id, { min, max }))
   const round2 = round1.map((own, i) => F.DKG.round2(own.secret, round1.filter((_, j) => j !== i).map((r) => r.public)))
   const keys = round1.map((own, i) => {
@@ -29,7 +34,7 @@ export function frostDkg(min: number, max: number): FrostGroup {
   let internal = secp256k1.Point.ZERO
   for (const r of round1) internal = internal.add(secp256k1.Point.fromBytes(r.public.commitment[0]!))
   const outputKey = keys[0]!.public.commitments[0]!
-  for (const k of keys) if (!equal(k.public.commitments[0]!, outputKey)) throw new Error('DKG participants disagree on the group key')
+  for (const k of keys) if (!equalBytes(k.public.commitments[0]!, outputKey)) throw new Error('DKG participants disagree on the group key')
   return { ids, keys, internalKey: internal.toBytes(true), outputKey }
 }
 
@@ -43,8 +48,4 @@ export function frostSign(group: FrostGroup, signers: readonly number[], message
     shares[group.ids[i]!] = F.signShare(key.secret, key.public, nonces[k]!.nonces, commitments, message)
   })
   return F.aggregate(group.keys[0]!.public, commitments, message, shares)
-}
-
-function equal(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((v, i) => v === b[i])
 }
