@@ -1,6 +1,7 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { bytesToHex } from '@noble/hashes/utils.js'
+import { schnorr } from '@noble/curves/secp256k1.js'
+import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { generateGuardianKeys, publicInfo, type KeystorePublic } from '../node/keystore/index.js'
 import { ProtocolError } from './errors.js'
@@ -11,10 +12,13 @@ type Json = Record<string, any>
 
 let pubs: KeystorePublic[]
 let oraclePeer: string
+let secondOraclePeer: string
+const oracleKey = bytesToHex(schnorr.getPublicKey(schnorr.utils.randomSecretKey()))
 
 beforeAll(async () => {
   pubs = (await Promise.all(Array.from({ length: 4 }, () => generateGuardianKeys()))).map(publicInfo)
   oraclePeer = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+  secondOraclePeer = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
 })
 
 /** A valid genesis document (JSON form) for the four generated guardians; a fresh copy each call. */
@@ -29,7 +33,7 @@ function doc(): Json {
       ethereum: { kind: 'evm', chainId: 1, paymentAddress: `0x${'ab'.repeat(20)}`, minPaymentWei: '1000000000000000', confirmations: 12 },
       solana: { kind: 'solana', paymentAddress: 'So11111111111111111111111111111111111111112', minPaymentLamports: '5000' },
     },
-    oracles: [{ name: 'oracle-0', peerId: oraclePeer }],
+    oracles: [{ name: 'oracle-0', peerId: oraclePeer, publicKey: oracleKey }],
     bitcoinNetwork: 'testnet',
   }
 }
@@ -76,9 +80,16 @@ describe('parseGenesis', () => {
     })
     expect(g.chains.ethereum).toEqual(doc().chains.ethereum)
     expect(g.chains.solana).toEqual(doc().chains.solana)
-    expect(g.oracles).toEqual([{ name: 'oracle-0', peerId: oraclePeer }])
+    expect(g.oracles).toEqual([{ name: 'oracle-0', peerId: oraclePeer, publicKey: hexToBytes(oracleKey) }])
     expect(g.hash).toBeInstanceOf(Uint8Array)
     expect(g.hash).toHaveLength(32)
+  })
+
+  it('defaults the DLC rules to a 24 h lock, 2 of 3 oracles and majorities, and keeps them in the hash', () => {
+    const g = parseGenesis(doc())
+    expect(g.dlc).toEqual({ minLockSeconds: 86_400, minLockBlocks: 144, oracleThreshold: 2, cetThreshold: 3, timelockThreshold: 3, dustLimitSat: 330, minFeeRate: 1, maxFeeRate: 1000 })
+    expect(hex(parseGenesis({ ...doc(), dlc: { minLockSeconds: 86_400 } }))).toBe(hex(g))
+    expect(parseGenesis(genesisToJson(g))).toEqual(g)
   })
 
   it('defaults chains, oracles and bitcoinNetwork', () => {
@@ -148,6 +159,8 @@ describe('parseGenesis', () => {
     ['a removed chain', (d) => delete d.chains.solana],
     ['an oracle name', (d) => (d.oracles[0].name = 'oracle-1')],
     ['a removed oracle', (d) => (d.oracles = [])],
+    ['an oracle key', (d) => (d.oracles[0].publicKey = bytesToHex(schnorr.getPublicKey(schnorr.utils.randomSecretKey())))],
+    ['the DLC lock rule', (d) => (d.dlc = { minLockSeconds: 48 * 3600 })],
     ['bitcoinNetwork', (d) => (d.bitcoinNetwork = 'mainnet')],
   ])('changes the hash when %s changes', (_, mutate) => {
     const d = doc()
@@ -205,6 +218,13 @@ describe('parseGenesis', () => {
       ['oracles that are not an array', (d) => void (d.oracles = {}), /genesis\.oracles: expected an array/],
       ['an oracle with a bad peer id', (d) => void (d.oracles[0].peerId = 'nope'), /genesis\.oracles\[0\]\.peerId/],
       ['an oracle sharing a guardian peer id', (d) => void (d.oracles[0].peerId = d.guardians[3].peerId), /duplicate peerId/],
+      ['an oracle without a public key', (d) => void delete d.oracles[0].publicKey, /genesis\.oracles\[0\]\.publicKey/],
+      ['an oracle key that is compressed', (d) => void (d.oracles[0].publicKey = `02${d.oracles[0].publicKey}`), /genesis\.oracles\[0\]\.publicKey: expected a 32-byte x-only/],
+      ['an oracle key off the curve', (d) => void (d.oracles[0].publicKey = '00'.repeat(31) + '05'), /genesis\.oracles\[0\]\.publicKey: not a point/],
+      ['two oracles with one key', (d) => void d.oracles.push({ name: 'oracle-1', peerId: secondOraclePeer, publicKey: d.oracles[0].publicKey }), /duplicate oracle publicKey/],
+      ['a DLC lock under 24 h', (d) => void (d.dlc = { minLockSeconds: 23 * 3600 }), /genesis\.dlc\.minLockSeconds \(at least 24 h\)/],
+      ['a DLC timelock threshold under a majority', (d) => void (d.dlc = { timelockThreshold: 2 }), /genesis\.dlc\.timelockThreshold/],
+      ['an unknown DLC rule', (d) => void (d.dlc = { maxAmount: 1 }), /genesis\.dlc: unknown key "maxAmount"/],
     ])('%s', (_, mutate, message) => {
       const d = doc()
       const replaced = mutate(d)

@@ -1,4 +1,6 @@
 import { peerIdFromString } from '@libp2p/peer-id'
+import { schnorr } from '@noble/curves/secp256k1.js'
+import { bytesToNumberBE } from '@noble/curves/utils.js'
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js'
 import { encodeCanonical, type CborValue } from './codec.js'
 import { ProtocolError } from './errors.js'
@@ -29,7 +31,32 @@ export interface GuardianInfo {
 
 export interface OracleInfo {
   readonly name: string
+  /** libp2p peer id (ed25519): the gater admits it, and its gossip is attributed to this oracle. */
   readonly peerId: string
+  /** BIP-340 x-only public key (32 bytes) that signs the oracle's dlcspecs announcements and attestations. */
+  readonly publicKey: Uint8Array
+}
+
+/**
+ * Security rules every DLC's terms must meet before guardians compile and pre-sign it. The
+ * emergency path's threshold is `thresholds.dlc_emergency`.
+ */
+export interface DlcPolicy {
+  /** Shortest timelock, in seconds ahead of now, for time locks (24 h). */
+  readonly minLockSeconds: number
+  /** Shortest timelock, in blocks ahead of the tip, for height locks (144 ≈ 24 h). */
+  readonly minLockBlocks: number
+  /** Oracle attestations needed to settle (2 of the 3 oracles). */
+  readonly oracleThreshold: number
+  /** Ephemeral guardian keys needed on the oracle (CET) leaf. */
+  readonly cetThreshold: number
+  /** Guardian keys needed on the timelock leaf. */
+  readonly timelockThreshold: number
+  /** Smallest output a CET may create, in satoshis. */
+  readonly dustLimitSat: number
+  /** Fee rate bounds, sat/vB. */
+  readonly minFeeRate: number
+  readonly maxFeeRate: number
 }
 
 export interface EvmChainConfig {
@@ -65,6 +92,7 @@ export interface Genesis {
   readonly validationRateWindowMs: number
   /** FROST signers needed for a reserve signature (t of n): any t guardians can sign, t − 1 cannot. */
   readonly reserveThreshold: number
+  readonly dlc: DlcPolicy
   /** keccak256 of the canonical encoding; the network id that every signature is bound to. */
   readonly hash: Uint8Array
 }
@@ -78,7 +106,7 @@ const MAX_NAME_BYTES = 64
 /** Parses and validates a genesis document (the JSON form in genesis.json). */
 export function parseGenesis(json: unknown): Genesis {
   const doc = object(json, 'genesis')
-  allowKeys(doc, 'genesis', ['network', 'genesisTime', 'guardianSetIndex', 'guardians', 'thresholds', 'chains', 'oracles', 'bitcoinNetwork', 'reserveThreshold', 'operationTtlMs', 'validationRateLimitPerHour', 'validationRateWindowMs'])
+  allowKeys(doc, 'genesis', ['network', 'genesisTime', 'guardianSetIndex', 'guardians', 'thresholds', 'chains', 'oracles', 'bitcoinNetwork', 'reserveThreshold', 'operationTtlMs', 'validationRateLimitPerHour', 'validationRateWindowMs', 'dlc'])
   const network = name(doc.network, 'genesis.network')
   const genesisTime = string(doc.genesisTime, 'genesis.genesisTime')
   if (Number.isNaN(Date.parse(genesisTime))) fail('genesis.genesisTime: expected an ISO-8601 time')
@@ -116,10 +144,13 @@ export function parseGenesis(json: unknown): Genesis {
   if (!Array.isArray(oraclesDoc)) fail('genesis.oracles: expected an array')
   const oracles = oraclesDoc.map((raw, i) => {
     const o = object(raw, `genesis.oracles[${i}]`)
-    allowKeys(o, `genesis.oracles[${i}]`, ['name', 'peerId'])
-    return { name: name(o.name, `genesis.oracles[${i}].name`), peerId: peerId(o.peerId, `genesis.oracles[${i}].peerId`) }
+    allowKeys(o, `genesis.oracles[${i}]`, ['name', 'peerId', 'publicKey'])
+    return { name: name(o.name, `genesis.oracles[${i}].name`), peerId: peerId(o.peerId, `genesis.oracles[${i}].peerId`), publicKey: xOnlyKey(o.publicKey, `genesis.oracles[${i}].publicKey`) }
   })
   unique([...guardians.map((g) => g.peerId), ...oracles.map((o) => o.peerId)], 'peerId')
+  unique(oracles.map((o) => o.name), 'oracle name')
+  unique(oracles.map((o) => bytesToHex(o.publicKey)), 'oracle publicKey')
+  const dlc = parseDlcPolicy(doc.dlc, n)
 
   const bitcoinNetwork = oneOf(doc.bitcoinNetwork ?? 'regtest', BITCOIN_NETWORKS, 'genesis.bitcoinNetwork')
   const operationTtlMs = doc.operationTtlMs === undefined ? DEFAULT_OPERATION_TTL_MS : integer(doc.operationTtlMs, 'genesis.operationTtlMs', 1000, 365 * 24 * 3600 * 1000)
@@ -131,7 +162,7 @@ export function parseGenesis(json: unknown): Genesis {
     doc.validationRateWindowMs === undefined
       ? DEFAULT_VALIDATION_RATE_WINDOW_MS
       : integer(doc.validationRateWindowMs, 'genesis.validationRateWindowMs', 1000, 7 * 24 * 3600 * 1000)
-  const body = { network, genesisTime, guardianSetIndex, guardians, thresholds, chains, oracles, bitcoinNetwork, reserveThreshold, operationTtlMs, validationRateLimitPerHour, validationRateWindowMs }
+  const body = { network, genesisTime, guardianSetIndex, guardians, thresholds, chains, oracles, bitcoinNetwork, reserveThreshold, operationTtlMs, validationRateLimitPerHour, validationRateWindowMs, dlc }
   return { ...body, hash: genesisHash(body) }
 }
 
@@ -140,10 +171,11 @@ export function parseGenesis(json: unknown): Genesis {
  * left out of the input (default {@link DEFAULT_VALIDATION_RATE_LIMIT_PER_HOUR}); the output always has it.
  */
 export function genesisToJson(
-  genesis: Omit<Genesis, 'hash' | 'validationRateLimitPerHour' | 'validationRateWindowMs' | 'reserveThreshold'> & {
+  genesis: Omit<Genesis, 'hash' | 'validationRateLimitPerHour' | 'validationRateWindowMs' | 'reserveThreshold' | 'dlc'> & {
     readonly validationRateLimitPerHour?: number
     readonly validationRateWindowMs?: number
     readonly reserveThreshold?: number
+    readonly dlc?: DlcPolicy
   },
 ): Record<string, unknown> {
   return {
@@ -153,13 +185,52 @@ export function genesisToJson(
     guardians: genesis.guardians.map((g) => ({ name: g.name, votePublicKey: bytesToHex(g.votePublicKey), peerId: g.peerId })),
     thresholds: { ...genesis.thresholds },
     chains: { ...genesis.chains },
-    oracles: genesis.oracles.map((o) => ({ ...o })),
+    oracles: genesis.oracles.map((o) => ({ name: o.name, peerId: o.peerId, publicKey: bytesToHex(o.publicKey) })),
     bitcoinNetwork: genesis.bitcoinNetwork,
     reserveThreshold: genesis.reserveThreshold ?? defaultReserveThreshold(genesis.guardians.length),
     operationTtlMs: genesis.operationTtlMs,
     validationRateLimitPerHour: genesis.validationRateLimitPerHour ?? DEFAULT_VALIDATION_RATE_LIMIT_PER_HOUR,
     validationRateWindowMs: genesis.validationRateWindowMs ?? DEFAULT_VALIDATION_RATE_WINDOW_MS,
+    dlc: { ...(genesis.dlc ?? defaultDlcPolicy(genesis.guardians.length)) },
   }
+}
+
+/** The DLC rules for n guardians: a 24 h lock, 2 of 3 oracles, majorities on the CET and timelock leaves. */
+export function defaultDlcPolicy(n: number): DlcPolicy {
+  return {
+    minLockSeconds: 24 * 3600,
+    minLockBlocks: 144,
+    oracleThreshold: 2,
+    cetThreshold: defaultReserveThreshold(n),
+    timelockThreshold: defaultReserveThreshold(n),
+    dustLimitSat: 330,
+    minFeeRate: 1,
+    maxFeeRate: 1000,
+  }
+}
+
+const DLC_POLICY_KEYS = ['minLockSeconds', 'minLockBlocks', 'oracleThreshold', 'cetThreshold', 'timelockThreshold', 'dustLimitSat', 'minFeeRate', 'maxFeeRate'] as const
+
+function parseDlcPolicy(raw: unknown, n: number): DlcPolicy {
+  const defaults = defaultDlcPolicy(n)
+  if (raw === undefined) return defaults
+  const doc = object(raw, 'genesis.dlc')
+  allowKeys(doc, 'genesis.dlc', DLC_POLICY_KEYS)
+  const value = (key: (typeof DLC_POLICY_KEYS)[number], min: number, max: number, why = ''): number =>
+    doc[key] === undefined ? defaults[key] : integer(doc[key], `genesis.dlc.${key}${why}`, min, max)
+  const policy: DlcPolicy = {
+    // The rules may be made stricter than 24 h, never looser.
+    minLockSeconds: value('minLockSeconds', 24 * 3600, 365 * 24 * 3600, ' (at least 24 h)'),
+    minLockBlocks: value('minLockBlocks', 144, 52_560, ' (at least 144 blocks)'),
+    oracleThreshold: value('oracleThreshold', 1, 16),
+    cetThreshold: value('cetThreshold', Math.floor(n / 2) + 1, n, ' (a majority of the guardians at least)'),
+    timelockThreshold: value('timelockThreshold', Math.floor(n / 2) + 1, n, ' (a majority of the guardians at least)'),
+    dustLimitSat: value('dustLimitSat', 1, 100_000),
+    minFeeRate: value('minFeeRate', 1, 100_000),
+    maxFeeRate: value('maxFeeRate', 1, 100_000),
+  }
+  if (policy.minFeeRate > policy.maxFeeRate) fail('genesis.dlc: minFeeRate above maxFeeRate')
+  return policy
 }
 
 /** A majority of the guardians: 3 of 5, 4 of 7. */
@@ -259,6 +330,18 @@ function decimal(value: unknown, where: string): string {
 function oneOf<T extends string>(value: unknown, options: readonly T[], where: string): T {
   if (typeof value !== 'string' || !options.includes(value as T)) fail(`${where}: expected one of ${options.join(', ')}`)
   return value as T
+}
+
+function xOnlyKey(value: unknown, where: string): Uint8Array {
+  const s = string(value, where)
+  if (!/^[0-9a-f]{64}$/.test(s)) fail(`${where}: expected a 32-byte x-only public key in lower-case hex`)
+  const key = hexToBytes(s)
+  try {
+    schnorr.utils.lift_x(bytesToNumberBE(key))
+  } catch {
+    fail(`${where}: not a point on secp256k1`)
+  }
+  return key
 }
 
 function peerId(value: unknown, where: string): string {
