@@ -566,3 +566,79 @@ export const adminVoteSchema = {
   },
   response: { 202: submittedSchema, 400: errorSchema, ...adminErrors },
 } as const
+
+const HEX64 = '^[0-9a-f]{64}$'
+
+const oracleAnnouncementViewSchema = {
+  type: 'object',
+  properties: {
+    oracle: { type: 'string', description: 'Genesis name of the oracle' },
+    publicKey: { type: 'string', pattern: HEX64, description: 'BIP-340 x-only oracle key' },
+    nonce: { type: 'string', pattern: HEX64, description: 'The announced nonce R (x-only)' },
+    announcement: { type: 'string', pattern: '^([0-9a-f]{2})+$', description: 'dlcspecs oracle_announcement, hex' },
+    height: { type: 'integer' },
+    timeMs: { type: 'integer' },
+  },
+  required: ['oracle', 'publicKey', 'nonce', 'announcement', 'height', 'timeMs'],
+  additionalProperties: false,
+} as const
+
+const oracleAttestationViewSchema = {
+  type: 'object',
+  properties: {
+    oracle: { type: 'string' },
+    outcome: { type: 'string' },
+    signature: { type: 'string', pattern: '^[0-9a-f]{128}$', description: 'BIP-340 signature (R ‖ s) over the outcome' },
+    attestation: { type: 'string', pattern: '^([0-9a-f]{2})+$', description: 'dlcspecs oracle_attestation, hex' },
+    height: { type: 'integer' },
+    timeMs: { type: 'integer' },
+  },
+  required: ['oracle', 'outcome', 'signature', 'attestation', 'height', 'timeMs'],
+  additionalProperties: false,
+} as const
+
+const oracleEventViewSchema = {
+  type: 'object',
+  properties: {
+    key: { type: 'string', pattern: HEX64, description: 'hex keccak256 of the UTF-8 event id' },
+    eventId: { type: 'string' },
+    outcomes: { type: 'array', items: { type: 'string' } },
+    maturity: { type: 'integer', description: 'event_maturity_epoch (unix seconds)' },
+    announcements: { type: 'array', items: oracleAnnouncementViewSchema },
+    attestations: { type: 'array', items: oracleAttestationViewSchema },
+    equivocations: { type: 'array', items: oracleAttestationViewSchema, description: 'Second attestations of another outcome by one oracle (evidence; that oracle no longer counts)' },
+    outcome: { ...nullable('string'), description: 'The outcome the oracle threshold attested; null until then' },
+    consensusReached: { type: 'boolean' },
+    consensusHeight: nullable('integer'),
+    consensusAtMs: nullable('integer'),
+    createdHeight: { type: 'integer' },
+    createdAtMs: { type: 'integer' },
+  },
+  required: ['key', 'eventId', 'outcomes', 'maturity', 'announcements', 'attestations', 'equivocations', 'outcome', 'consensusReached', 'consensusHeight', 'consensusAtMs', 'createdHeight', 'createdAtMs'],
+  additionalProperties: false,
+} as const
+
+export const oracleEventsSchema = {
+  tags: ['oracles'],
+  summary: 'Oracle events (dlcspecs enum events), newest first, paged',
+  querystring: {
+    type: 'object',
+    properties: {
+      limit: { type: 'integer', minimum: 1, maximum: 100, default: 50 },
+      cursor: { type: 'string', pattern: '^[0-9]{16}/[0-9a-f]{64}$', description: 'nextCursor of the previous page' },
+    },
+    additionalProperties: false,
+  },
+  response: { 200: pageOf(oracleEventViewSchema), 400: errorSchema, 500: errorSchema },
+} as const
+
+export const oracleEventSchema = {
+  tags: ['oracles'],
+  summary: 'One oracle event by its dlcspecs event id: announcements, attestations, and whether the oracle threshold agreed',
+  params: {
+    type: 'object',
+    properties: { id: { type: 'string', minLength: 1, maxLength: 256, description: 'The event id (URL-encoded)' } },
+    required: ['id'],
+  },
+  response: { 200: oracleEventViewSchema, 400: errorSchema, 404: errorSchema, 500: errorSchema },
+} as const

@@ -8,6 +8,7 @@ import { instrumentRequests, registerMetricsRoute } from './routes/metrics.js'
 import { registerAdminRoutes } from './routes/admin.js'
 import { registerOperationRoutes } from './routes/operations.js'
 import { registerReserveRoutes } from './routes/reserves.js'
+import { registerOracleRoutes } from './routes/oracle.js'
 import { registerStatusRoute } from './routes/status.js'
 import { registerTxRoute } from './routes/tx.js'
 import { registerValidationRoutes } from './routes/validations.js'
@@ -81,6 +82,7 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
   registerValidationRoutes(app, opts.source)
   registerTxRoute(app, opts.source)
   registerReserveRoutes(app, opts.source)
+  registerOracleRoutes(app, opts.source)
   registerAdminRoutes(app, opts.admin, opts.adminToken)
   registerMetricsRoute(app, opts.registry)
 

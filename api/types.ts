@@ -194,6 +194,51 @@ export interface ValidationsPage {
   readonly nextCursor: string | null
 }
 
+/** An oracle message of an event as committed: who signed it, its dlcspecs bytes (hex), when. */
+export interface OracleAnnouncementView {
+  readonly oracle: string
+  readonly publicKey: string
+  readonly nonce: string
+  readonly announcement: string
+  readonly height: number
+  readonly timeMs: number
+}
+
+export interface OracleAttestationView {
+  readonly oracle: string
+  readonly outcome: string
+  readonly signature: string
+  readonly attestation: string
+  readonly height: number
+  readonly timeMs: number
+}
+
+/** An oracle event (dlcspecs enum event) as the genesis oracles announced and attested it. */
+export interface OracleEventView {
+  /** hex keccak256 of the UTF-8 event id. */
+  readonly key: string
+  readonly eventId: string
+  readonly outcomes: readonly string[]
+  /** event_maturity_epoch, unix seconds. */
+  readonly maturity: number
+  readonly announcements: readonly OracleAnnouncementView[]
+  readonly attestations: readonly OracleAttestationView[]
+  /** Second attestations (another outcome) by an oracle: evidence; that oracle no longer counts. */
+  readonly equivocations: readonly OracleAttestationView[]
+  /** The outcome the threshold of oracles attested, once reached; final. */
+  readonly outcome: string | null
+  readonly consensusReached: boolean
+  readonly consensusHeight: number | null
+  readonly consensusAtMs: number | null
+  readonly createdHeight: number
+  readonly createdAtMs: number
+}
+
+export interface OracleEventsPage {
+  readonly items: readonly OracleEventView[]
+  readonly nextCursor: string | null
+}
+
 /** A committed block and the certificate (2f+1 precommits) that committed it. */
 export interface CommittedBlock {
   readonly block: Block
@@ -226,6 +271,10 @@ export interface NodeApiSource extends NodeStatusSource {
   psbt(id: string): Promise<PsbtView | undefined>
   /** This node's view of the DKG. */
   dkgStatus(): DkgStatusView
+  /** The committed oracle event with this dlcspecs event id. */
+  oracleEvent(eventId: string): Promise<OracleEventView | undefined>
+  /** Committed oracle events, newest first. */
+  oracleEvents(query: { readonly limit: number; readonly cursor?: string }): Promise<OracleEventsPage>
 }
 
 export interface ApiServerOptions {

@@ -3,7 +3,7 @@ import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js'
 import { describe, expect, it } from 'vitest'
 import { encodeCanonical } from './codec.js'
 import { codeOf } from './test-helpers/expect-code.js'
-import { decodeTx, encodeTx, MAX_AMOUNT, observationHash, TxType, validationId, type ObservationTx } from './tx.js'
+import { decodeTx, encodeTx, MAX_AMOUNT, MAX_ORACLE_MESSAGE_BYTES, observationHash, TxType, validationId, type ObservationTx } from './tx.js'
 
 const OBS: ObservationTx = {
   type: TxType.Observation,
@@ -66,5 +66,17 @@ describe('ObservationTx', () => {
     expect(validationId('polygon', OBS.txHash)).not.toBe(validationId('ethereum', OBS.txHash))
     expect(observationHash(OBS)).toBe(bytesToHex(keccak_256(encodeTx(OBS))))
     expect(observationHash({ ...OBS, amount: OBS.amount + 1n })).not.toBe(observationHash(OBS))
+  })
+})
+
+describe('OracleMessageTx', () => {
+  it('round-trips the oracle bytes, refuses empty and oversized ones', () => {
+    const tx = { type: TxType.OracleMessage as const, message: new Uint8Array(300).fill(7) }
+    expect(decodeTx(encodeTx(tx))).toEqual(tx)
+    expect(decodeTx(raw([1, 6, new Uint8Array(MAX_ORACLE_MESSAGE_BYTES)]))).toMatchObject({ message: new Uint8Array(MAX_ORACLE_MESSAGE_BYTES) })
+    expect(codeOf(() => decodeTx(raw([1, 6, new Uint8Array(MAX_ORACLE_MESSAGE_BYTES + 1)])))).toBe('oversize')
+    expect(codeOf(() => decodeTx(raw([1, 6, new Uint8Array(0)])))).toBe('malformed')
+    expect(codeOf(() => decodeTx(raw([1, 6, 'text'])))).toBe('malformed')
+    expect(codeOf(() => decodeTx(raw([1, 6, new Uint8Array(3), 0])))).toBe('malformed')
   })
 })

@@ -27,6 +27,8 @@ export enum TxType {
   ThresholdSignature = 4,
   /** A PSBT spending reserve outputs, proposed for guardian approval (operation reserve_spend). */
   PsbtProposal = 5,
+  /** An oracle's signed dlcspecs announcement or attestation, relayed into the log by a guardian. */
+  OracleMessage = 6,
 }
 
 export type Decision = 'approve' | 'reject'
@@ -89,7 +91,17 @@ export interface PsbtProposalTx {
   readonly psbt: Uint8Array
 }
 
-export type Transaction = GuardianVoteTx | ObservationTx | ReserveKeyTx | ThresholdSignatureTx | PsbtProposalTx
+/**
+ * An oracle's message as it arrived on the oracle topic: the dlcspecs wire bytes of an
+ * oracle_announcement or oracle_attestation, signed by the oracle itself (BIP-340). The guardian
+ * signing the envelope only relays it; the state machine checks the oracle's signature.
+ */
+export interface OracleMessageTx {
+  readonly type: TxType.OracleMessage
+  readonly message: Uint8Array
+}
+
+export type Transaction = GuardianVoteTx | ObservationTx | ReserveKeyTx | ThresholdSignatureTx | PsbtProposalTx | OracleMessageTx
 
 export const MAX_OPERATION_ID_BYTES = 128
 /** Longest chain-native string (tx hash, address, block hash) of an observation. */
@@ -100,6 +112,8 @@ export const MAX_AMOUNT = (1n << 64n) - 1n
 /** Most messages one signing job signs (inputs of a PSBT). */
 export const MAX_JOB_SIGNATURES = 64
 export const MAX_PSBT_BYTES = 12 * 1024
+/** Longest oracle message: an enum announcement with many outcomes stays well below. */
+export const MAX_ORACLE_MESSAGE_BYTES = 8 * 1024
 const OPERATION_ID = /^[A-Za-z0-9:._-]+$/
 const CHAIN_STRING = /^[A-Za-z0-9]+$/
 const EVM_TX_HASH = /^0x[0-9a-f]{64}$/
@@ -129,6 +143,7 @@ export function encodeTx(tx: Transaction): Uint8Array {
     return encodeCanonical([TX_VERSION, tx.type, SIGNING_JOB_KINDS.indexOf(tx.job.kind), tx.job.id, [...tx.signatures], [...tx.signers]])
   }
   if (tx.type === TxType.PsbtProposal) return encodeCanonical([TX_VERSION, tx.type, tx.psbt])
+  if (tx.type === TxType.OracleMessage) return encodeCanonical([TX_VERSION, tx.type, tx.message])
   return encodeCanonical([TX_VERSION, tx.type, OPERATIONS.indexOf(tx.operation), tx.operationId, DECISIONS.indexOf(tx.decision)])
 }
 
@@ -144,6 +159,12 @@ export function decodeTx(bytes: Uint8Array): Transaction {
   if (type === TxType.PsbtProposal) {
     const [psbt] = arity(value, 1)
     return { type: TxType.PsbtProposal, psbt: readBytes(psbt, 'tx.psbt', { max: MAX_PSBT_BYTES }) }
+  }
+  if (type === TxType.OracleMessage) {
+    const [message] = arity(value, 1)
+    const bytes = readBytes(message, 'tx.message', { max: MAX_ORACLE_MESSAGE_BYTES })
+    if (bytes.length === 0) throw new ProtocolError('malformed', 'tx.message: expected an oracle message')
+    return { type: TxType.OracleMessage, message: bytes }
   }
   throw new ProtocolError('malformed', `tx.type: unknown ${String(type)}`)
 }

@@ -4,14 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createLibp2p, type Libp2p } from 'libp2p'
-import { tcp } from '@libp2p/tcp'
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
-import { identify } from '@libp2p/identify'
-import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import type { PrivateKey } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import { bytesToHex } from '@noble/hashes/utils.js'
 import { encodeEnvelope, encodeHeartbeat, encodeTx, MessageKind, signEnvelope, TxType, type Decision } from '../protocol/index.js'
@@ -20,28 +13,10 @@ import { loadGenesis } from '../node/guardian/index.js'
 import { readKeystore } from '../node/keystore/index.js'
 import { topicFor } from '../node/network/index.js'
 import { findFreeBasePort, LocalTestnet, UBTC_BIN } from './index.js'
+import { barePeer, metric } from './test-helpers/peers.js'
 import { until } from './test-helpers/until.js'
 
 const run = promisify(execFile)
-
-/** A libp2p peer run by the test itself: an outsider, or an impostor holding a genesis key. */
-async function barePeer(privateKey: PrivateKey): Promise<Libp2p<{ pubsub: GossipSub }>> {
-  return createLibp2p({
-    privateKey,
-    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-    transports: [tcp()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-    services: { identify: identify(), pubsub: gossipsub({ globalSignaturePolicy: 'StrictNoSign', allowPublishToZeroTopicPeers: true }) },
-  })
-}
-
-async function metric(apiUrl: string, name: string, labels: string): Promise<number> {
-  const text = await (await fetch(`${apiUrl}/metrics`)).text()
-  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(labels))
-  return line === undefined ? 0 : Number(line.split(' ').at(-1))
-}
-
 
 /** A guardian's signed vote transaction, made with its keystore from the testnet folder. */
 async function guardianVoteTx(dir: string, index: number, operationId: string, decision: Decision): Promise<string> {

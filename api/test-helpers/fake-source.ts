@@ -14,7 +14,7 @@ import {
   type Block,
   type Certificate,
 } from '../../protocol/index.js'
-import type { ApiServer, ApiServerOptions, DkgStatusView, NodeApiSource, OperationView, Readiness, ReserveView, StatusView, ValidationView } from '../types.js'
+import type { ApiServer, ApiServerOptions, DkgStatusView, NodeApiSource, OperationView, OracleEventView, Readiness, ReserveView, StatusView, ValidationView } from '../types.js'
 
 export const STATUS: StatusView = {
   guardian: 'guardian-0',
@@ -137,6 +137,23 @@ export const RESERVE: ReserveView = {
   committedAtMs: 1_700_000_000_000,
 }
 
+/** An oracle event decided by two of three oracles (made-up bytes in the right shapes). */
+export const ORACLE_EVENT: OracleEventView = {
+  key: 'e7'.repeat(32),
+  eventId: 'btc/usd 2026-12-01',
+  outcomes: ['above', 'below'],
+  maturity: 1_764_547_200,
+  announcements: [0, 1, 2].map((i) => ({ oracle: `oracle-${i}`, publicKey: `${i}a`.repeat(32), nonce: `${i}b`.repeat(32), announcement: `fdd824${i}c`, height: 3, timeMs: 1_700_000_000_000 })),
+  attestations: [0, 2].map((i) => ({ oracle: `oracle-${i}`, outcome: 'above', signature: `${i}b`.repeat(32) + `${i}d`.repeat(32), attestation: `fdd868${i}e`, height: 9, timeMs: 1_700_000_060_000 + i })),
+  equivocations: [],
+  outcome: 'above',
+  consensusReached: true,
+  consensusHeight: 9,
+  consensusAtMs: 1_700_000_060_002,
+  createdHeight: 3,
+  createdAtMs: 1_700_000_000_000,
+}
+
 export const DKG_IDLE: DkgStatusView = { state: 'idle', attempt: 0, sessionId: null, phase: 'idle', round1: 0, shares: 0, signatures: 0, culprit: null, reason: null }
 
 /** A NodeApiSource over plain data; each method can be overridden. */
@@ -156,6 +173,8 @@ export function fakeSource(overrides: Partial<NodeApiSource> = {}): NodeApiSourc
     reserve: async () => undefined,
     psbt: async () => undefined,
     dkgStatus: () => DKG_IDLE,
+    oracleEvent: async (eventId) => (eventId === ORACLE_EVENT.eventId ? ORACLE_EVENT : undefined),
+    oracleEvents: async () => ({ items: [ORACLE_EVENT], nextCursor: null }),
     ...overrides,
   }
 }

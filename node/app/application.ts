@@ -14,6 +14,7 @@ import {
   medianTime,
   OPERATIONS,
   ProtocolError,
+  keccak256,
   txHash,
   txRoot,
   TxType,
@@ -45,6 +46,7 @@ import {
 } from './records.js'
 import { AppState, genesisTimeMs, type OperationChange, type ValidationChange } from './state.js'
 import { jobMessages, signableAt } from './custody.js'
+import { oracleEventKey, oracleEventView, type OracleEventRecord, type OracleEventView } from './oracle-records.js'
 import { senderOf } from './validation.js'
 import { TrieDb, type AppDb, type BinarySublevel, type SublevelOp } from './trie-db.js'
 
@@ -140,6 +142,7 @@ interface Execution {
   readonly trieOps: readonly SublevelOp[]
   readonly changes: readonly OperationChange[]
   readonly validationChanges: readonly ValidationChange[]
+  readonly oracleChanges: readonly OracleEventRecord[]
 }
 
 /** classic-level's `sync` (fsync before the batch resolves); sublevels pass it to their parent. */
@@ -167,6 +170,7 @@ export class GuardianApplication {
   private readonly meta: JsonSublevel
   private readonly index: JsonSublevel
   private readonly vindex: JsonSublevel
+  private readonly oindex: JsonSublevel
   private head: Head
   private readonly speculative = new Map<string, Execution>()
   private readonly verified = new Map<string, VerifiedTx>()
@@ -180,7 +184,7 @@ export class GuardianApplication {
     private readonly db: AppDb,
     genesis: Genesis,
     networkId: Uint8Array,
-    stores: { trie: TrieDb; blocks: BinarySublevel; certs: BinarySublevel; meta: JsonSublevel; index: JsonSublevel; vindex: JsonSublevel },
+    stores: { trie: TrieDb; blocks: BinarySublevel; certs: BinarySublevel; meta: JsonSublevel; index: JsonSublevel; vindex: JsonSublevel; oindex: JsonSublevel },
     head: Head,
   ) {
     this.genesis = genesis
@@ -194,6 +198,7 @@ export class GuardianApplication {
     this.meta = stores.meta
     this.index = stores.index
     this.vindex = stores.vindex
+    this.oindex = stores.oindex
     this.head = head
   }
 
@@ -208,6 +213,7 @@ export class GuardianApplication {
       meta: db.sublevel<string, unknown>('app-meta', { valueEncoding: 'json' }),
       index: db.sublevel<string, unknown>('ops-index', { valueEncoding: 'json' }),
       vindex: db.sublevel<string, unknown>('validations-index', { valueEncoding: 'json' }),
+      oindex: db.sublevel<string, unknown>('oracle-index', { valueEncoding: 'json' }),
     }
     const genesisHex = bytesToHex(genesis.hash)
     const network = await stores.meta.get('network')
@@ -270,9 +276,10 @@ export class GuardianApplication {
     const reason = await checkTx(state, this.params, result.verified)
     if (reason !== null) return { ok: false, code: 'invalid', reason }
     const verified = result.verified.tx
-    return verified.type === TxType.ThresholdSignature
-      ? { ok: true, hash: result.verified.hash, slot: `signature/${verified.job.kind}/${verified.job.id}` }
-      : { ok: true, hash: result.verified.hash }
+    if (verified.type === TxType.ThresholdSignature) return { ok: true, hash: result.verified.hash, slot: `signature/${verified.job.kind}/${verified.job.id}` }
+    // Every guardian relays what an oracle publishes: one copy per oracle message waits.
+    if (verified.type === TxType.OracleMessage) return { ok: true, hash: result.verified.hash, slot: `oracle/${bytesToHex(keccak256(verified.message))}` }
+    return { ok: true, hash: result.verified.hash }
   }
 
   // ─── consensus ─────────────────────────────────────────────────────────────
@@ -322,7 +329,7 @@ export class GuardianApplication {
         txRoot: txRoot(txs),
         stateRoot,
       }
-      this.remember(blockHash(header), { height: opts.height, stateRoot, trieOps: fork.takeOps(), changes: state.operationChanges(), validationChanges: state.validationChanges() })
+      this.remember(blockHash(header), { height: opts.height, stateRoot, trieOps: fork.takeOps(), changes: state.operationChanges(), validationChanges: state.validationChanges(), oracleChanges: state.oracleEventChanges() })
       return { header, txs, lastCommit: opts.lastCommit }
     })
   }
@@ -371,6 +378,7 @@ export class GuardianApplication {
         { type: 'put', sublevel: this.certs, key: heightKey(height), value: encodeCertificate(certificate) },
         ...this.indexOps(execution.changes),
         ...this.validationIndexOps(execution.validationChanges),
+        ...this.oracleIndexOps(execution.oracleChanges),
         { type: 'put', sublevel: this.meta, key: 'head', value: storedHead(next) },
       ]
       await this.db.batch(ops, SYNC)
@@ -459,6 +467,34 @@ export class GuardianApplication {
       return value as ValidationRecord
     })
     return { items, nextCursor: keys.length > limit ? orders[orders.length - 1]! : null }
+  }
+
+  // ─── oracle events ─────────────────────────────────────────────────────────
+
+  /** The committed oracle event `eventId`, as the API shows it. */
+  async getOracleEvent(eventId: string): Promise<OracleEventView | undefined> {
+    this.assertOpen()
+    const record = await (await this.committedState()).getOracleEvent(oracleEventKey(eventId))
+    return record === undefined ? undefined : oracleEventView(record)
+  }
+
+  /**
+   * Committed oracle events, newest first (by creation height, then key), from the LevelDB
+   * oracle index. `cursor` is the `nextCursor` of the previous page; `limit` is capped at 1000.
+   */
+  async listOracleEvents(opts: { limit: number; cursor?: string }): Promise<{ items: OracleEventView[]; nextCursor: string | null }> {
+    this.assertOpen()
+    if (!Number.isInteger(opts.limit) || opts.limit < 1) throw new AppError('invalid_argument', `listOracleEvents: limit must be a positive integer, got ${opts.limit}`)
+    if (opts.cursor !== undefined && !VALIDATION_CURSOR.test(opts.cursor)) throw new AppError('invalid_argument', 'listOracleEvents: malformed cursor')
+    const limit = Math.min(opts.limit, MAX_LIST_LIMIT)
+    const entries = await this.oindex.iterator({ gt: 'o/', lt: opts.cursor === undefined ? 'o/\xff' : `o/${opts.cursor}`, reverse: true, limit: limit + 1 }).all()
+    const page = entries.slice(0, limit)
+    const views = await this.oindex.getMany(page.map(([, key]) => `r/${String(key)}`))
+    const items = views.map((value, i) => {
+      if (value === undefined) throw new AppError('corrupt_state', `oracle-index: ${page[i]![0]} has no record`)
+      return value as OracleEventView
+    })
+    return { items, nextCursor: entries.length > limit ? page[page.length - 1]![0].slice('o/'.length) : null }
   }
 
   // ─── custody ───────────────────────────────────────────────────────────────
@@ -662,7 +698,7 @@ export class GuardianApplication {
     }
     const stateRoot = await state.flush()
     if (!equalBytes(stateRoot, h.stateRoot)) return fail(`stateRoot ${bytesToHex(h.stateRoot)}, execution gives ${bytesToHex(stateRoot)}`)
-    const execution: Execution = { height: h.height, stateRoot, trieOps: fork.takeOps(), changes: state.operationChanges(), validationChanges: state.validationChanges() }
+    const execution: Execution = { height: h.height, stateRoot, trieOps: fork.takeOps(), changes: state.operationChanges(), validationChanges: state.validationChanges(), oracleChanges: state.oracleEventChanges() }
     this.remember(hash, execution)
     return { ok: true, execution }
   }
@@ -685,6 +721,14 @@ export class GuardianApplication {
       for (const key of now) if (!old.has(key)) ops.push({ type: 'put', sublevel: this.vindex, key, value: after.id })
     }
     return ops
+  }
+
+  /** Oracle index updates: each changed event's view, and its place in creation order (written again, unchanged). */
+  private oracleIndexOps(changes: readonly OracleEventRecord[]): SublevelOp[] {
+    return changes.flatMap((record): SublevelOp[] => [
+      { type: 'put', sublevel: this.oindex, key: `r/${record.key}`, value: oracleEventView(record) },
+      { type: 'put', sublevel: this.oindex, key: `o/${heightKey(record.createdHeight)}/${record.key}`, value: record.key },
+    ])
   }
 
   /** Operation index updates for the records a block changed. */

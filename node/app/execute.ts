@@ -17,6 +17,7 @@ import type { OperationRecord } from './records.js'
 import type { AppState } from './state.js'
 import { applyPsbtProposal, applyReserveKey, applyThresholdSignature, approvePsbt, checkPsbtProposal, checkReserveKey, checkThresholdSignature } from './custody.js'
 import { applyObservation, beginValidationBlock, checkObservation } from './validation.js'
+import { applyOracleMessage, checkOracleMessage } from './oracle.js'
 
 /**
  * Execution of guardian_consensus transactions against an {@link AppState}. Deterministic: the
@@ -101,6 +102,10 @@ export async function checkTx(state: AppState, params: ExecutionParams, verified
     }
     case TxType.GuardianVote:
       return checkVote(state, signer, tx)
+    case TxType.OracleMessage: {
+      const checked = await checkOracleMessage(state, params, tx)
+      return typeof checked === 'string' ? checked : null
+    }
     default:
       return `unknown transaction type ${String((tx as { type: unknown }).type)}`
   }
@@ -156,6 +161,12 @@ export async function applyTx(state: AppState, params: ExecutionParams, ctx: Blo
     const checked = (await state.getGuardian(signer)) === undefined ? `signer ${signer} is not a guardian` : await checkPsbtProposal(state, tx)
     if (typeof checked === 'string') return checked
     await applyPsbtProposal(state, ctx, signer, tx, checked)
+    return null
+  }
+  if (tx.type === TxType.OracleMessage) {
+    const checked = (await state.getGuardian(signer)) === undefined ? `signer ${signer} is not a guardian` : await checkOracleMessage(state, params, tx)
+    if (typeof checked === 'string') return checked
+    applyOracleMessage(state, params, ctx, tx, checked)
     return null
   }
   const reason = await checkTx(state, params, verified)

@@ -89,9 +89,9 @@ export function auditHash(entry: Omit<AuditEntry, 'hash'>): string {
   )
 }
 
-const MAX_TIME = Number.MAX_SAFE_INTEGER
+export const MAX_TIME = Number.MAX_SAFE_INTEGER
 const MAX_RECORD_BYTES = 64 * 1024
-const RECORD_VERSION = 1
+export const RECORD_VERSION = 1
 const AUDIT_VERSION = 1
 
 function fail(what: string, err?: unknown): never {
@@ -99,7 +99,7 @@ function fail(what: string, err?: unknown): never {
 }
 
 /** Decodes with protocol readers, reporting any failure as corrupt state. */
-function decodeStored<T>(bytes: Uint8Array, what: string, read: (value: unknown) => T): T {
+export function decodeStored<T>(bytes: Uint8Array, what: string, read: (value: unknown) => T): T {
   try {
     return read(decodeCanonical(bytes, MAX_RECORD_BYTES, what))
   } catch (err) {
@@ -122,7 +122,7 @@ function readIndexes(value: unknown, field: string): number[] {
   return value.map((v, i) => readUint(v, 255, `${field}[${i}]`))
 }
 
-function readNullableUint(value: unknown, field: string): number | null {
+export function readNullableUint(value: unknown, field: string): number | null {
   return value === null ? null : readUint(value, MAX_TIME, field)
 }
 

@@ -24,6 +24,7 @@ import {
   type ValidationRecord,
 } from './records.js'
 import type { TrieDb } from './trie-db.js'
+import { decodeOracleEventRecord, encodeOracleEventRecord, type OracleEventRecord } from './oracle-records.js'
 
 /**
  * Typed access to the application state, an @ethereumjs/mpt Merkle-Patricia trie (secure:
@@ -47,6 +48,7 @@ import type { TrieDb } from './trie-db.js'
  *   reserve                     ReserveRecord (records.ts)           the reserve key and its DKG certificate, once
  *   psbt/<id>                   PsbtRecord (records.ts)              PSBTs spending reserve outputs
  *   psbt-awaiting               [1, [id…]]                           approved PSBTs not yet signed, approval order
+ *   oracle-event/<key>          OracleEventRecord (oracle-records.ts) an oracle event; key = keccak256(event id)
  * (<from> is the sender address, lower-case on EVM chains.)
  *
  * The expiry queue is a FIFO: every operation gets expiresAtMs = creation block time +
@@ -116,6 +118,7 @@ export const stateKeys = {
   reserve: 'reserve',
   psbt: (id: string): string => `psbt/${id}`,
   psbtAwaiting: 'psbt-awaiting',
+  oracleEvent: (key: string): string => `oracle-event/${key}`,
 } as const
 
 const MAX_VALUE_BYTES = 64 * 1024
@@ -134,6 +137,7 @@ export class AppState {
   private readonly changes = new Map<string, OperationChange>()
   private readonly appended: AuditEntry[] = []
   private readonly vchanges = new Map<string, ValidationChange>()
+  private readonly ochanges = new Map<string, OracleEventRecord>()
 
   private constructor(
     private readonly trie: MerklePatriciaTrie,
@@ -451,7 +455,24 @@ export class AppState {
     this.writeList(stateKeys.psbtAwaiting, [...ids])
   }
 
+  // ─── oracle events ─────────────────────────────────────────────────────────
+
+  async getOracleEvent(key: string): Promise<OracleEventRecord | undefined> {
+    const bytes = await this.read(stateKeys.oracleEvent(key))
+    return bytes === null ? undefined : decodeOracleEventRecord(bytes)
+  }
+
+  putOracleEvent(record: OracleEventRecord): void {
+    this.write(stateKeys.oracleEvent(record.key), encodeOracleEventRecord(record))
+    this.ochanges.set(record.key, record)
+  }
+
   // ─── block results ─────────────────────────────────────────────────────────
+
+  /** Oracle events changed since this AppState was opened (their latest version), in key order. */
+  oracleEventChanges(): OracleEventRecord[] {
+    return [...this.ochanges.keys()].sort().map((key) => this.ochanges.get(key)!)
+  }
 
   /** Validation records changed since this AppState was opened, in key order. */
   validationChanges(): ValidationChange[] {

@@ -6,6 +6,8 @@ import {
   type AdminSource,
   type ApiServer,
   type DkgStatusView,
+  type OracleEventsPage,
+  type OracleEventView,
   type NodeApiSource,
   type OperationView,
   type PsbtView,
@@ -39,7 +41,8 @@ import { GuardianApplication, OPERATION_STATUSES, type OperationStatus } from '.
 import { ConsensusPersistence, ConsensusService, type CommitListener } from '../consensus/index.js'
 import type { NodeConfig } from '../config/index.js'
 import { readKeystore, readPassphrase } from '../keystore/index.js'
-import { GuardianNetwork, NetworkMetrics } from '../network/index.js'
+import { GuardianNetwork, NetworkMetrics, oracleTopic } from '../network/index.js'
+import { OracleRelay } from './oracle-relay.js'
 import { LevelNodeStore, type NodeStore } from '../store/index.js'
 import { NODE_VERSION } from '../version.js'
 import type { ChainWatcher } from '../watchers/index.js'
@@ -139,6 +142,8 @@ export class GuardianNode implements NodeApiSource, AdminSource {
     })
     const watchers = chainWatchers({ genesis, config, self, votePrivateKey: keys.votePrivateKey, store, submitTx: (tx) => consensus.submitTx(tx), registry, logger: log.child({ module: 'chains' }) })
     const submitOwn = (tx: Transaction): Promise<SubmitTxResult> => consensus.submitTx(ownTx(genesis, self, keys.votePrivateKey, tx))
+    const oracles = new OracleRelay({ genesis, submit: submitOwn, registry, logger: log.child({ module: 'oracles' }) })
+    network.handleTopic(oracleTopic(genesis.hash), oracles.validate)
     const committedKey = async () => (await app.getReserve())?.key
     const custodyLog = log.child({ module: 'custody' })
     const dkg = new DkgService({
@@ -318,6 +323,14 @@ export class GuardianNode implements NodeApiSource, AdminSource {
     const p = await this.app.getPsbt(id)
     if (p === undefined) return undefined
     return { id: p.id, psbt: p.psbt, inputs: p.inputs, proposer: p.proposer, createdHeight: p.createdHeight, approvedAtMs: p.approvedAtMs, signedPsbt: p.signedPsbt, signers: p.signers, signedAtMs: p.signedAtMs }
+  }
+
+  oracleEvent(eventId: string): Promise<OracleEventView | undefined> {
+    return this.app.getOracleEvent(eventId)
+  }
+
+  oracleEvents(query: { readonly limit: number; readonly cursor?: string }): Promise<OracleEventsPage> {
+    return this.app.listOracleEvents({ limit: query.limit, ...(query.cursor !== undefined ? { cursor: query.cursor } : {}) })
   }
 
   dkgStatus(): DkgStatusView {

@@ -63,6 +63,15 @@ export interface AcceptedMessage {
 
 export type MessageListener = (message: AcceptedMessage) => void
 
+/** What a topic handler decides about a message: relay it, drop it and blame the relaying peer, or drop it without blame. */
+export type TopicVerdict = 'accept' | 'reject' | 'ignore'
+
+/**
+ * Validates (and consumes) the messages of a topic whose payloads are not guardian envelopes,
+ * such as the oracles'. Called before gossipsub relays a message; `from` is the relaying peer.
+ */
+export type TopicHandler = (data: Uint8Array, from: string) => TopicVerdict
+
 /** What this node knows of one guardian peer. */
 export interface GuardianPeerState {
   readonly guardian: GuardianInfo
@@ -96,6 +105,7 @@ export class GuardianNetwork {
   private readonly deniedLogged = new Map<string, number>()
   private readonly peerIds = new Map<string, PeerId>()
   private readonly listeners = new Set<MessageListener>()
+  private readonly extraTopics = new Map<string, TopicHandler>()
   private heartbeatTimer: NodeJS.Timeout | undefined
   private stopping = false
   private readonly abort = new AbortController()
@@ -156,7 +166,7 @@ export class GuardianNetwork {
             emitSelf: false,
             allowPublishToZeroTopicPeers: true,
             ignoreDuplicatePublishError: true,
-            scoreParams: scoreParamsFor([...this.topics.keys()]),
+            scoreParams: scoreParamsFor([...this.topics.keys(), ...this.extraTopics.keys()]),
             scoreThresholds: { gossipThreshold: -10, publishThreshold: -50, graylistThreshold: -80, acceptPXThreshold: 100, opportunisticGraftThreshold: 5 },
           }),
         },
@@ -171,6 +181,10 @@ export class GuardianNetwork {
     const pubsub = node.services.pubsub
     for (const [topic, kind] of this.topics) {
       pubsub.topicValidators.set(topic, (from, msg) => this.onGossip(kind, from, msg.data))
+      pubsub.subscribe(topic)
+    }
+    for (const [topic, handler] of this.extraTopics) {
+      pubsub.topicValidators.set(topic, (from, msg) => this.onExtraGossip(topic, handler, from, msg.data))
       pubsub.subscribe(topic)
     }
     node.addEventListener('peer:connect', (evt) => this.onConnect(evt.detail))
@@ -223,6 +237,13 @@ export class GuardianNetwork {
         connected: (this.node?.getConnections(this.peerIdOf(guardian.peerId)).length ?? 0) > 0,
         lastHeartbeat: this.heartbeats.get(guardian.index),
       }))
+  }
+
+  /** Subscribes to `topic` at start, with `handler` as its validator. Call before start(). */
+  handleTopic(topic: string, handler: TopicHandler): void {
+    if (this.node !== undefined) throw new NetworkError('already_started', `p2p: topic ${topic} must be handled before start`)
+    if (this.extraTopics.has(topic) || this.topics.has(topic)) throw new RangeError(`topic ${topic} is already handled`)
+    this.extraTopics.set(topic, handler)
   }
 
   /** Calls `listener` with every accepted gossip message; returns the unsubscribe function. */
@@ -292,6 +313,17 @@ export class GuardianNetwork {
       }
     }
     return TopicValidatorResult.Accept
+  }
+
+  private onExtraGossip(topic: string, handler: TopicHandler, from: PeerId, data: Uint8Array): TopicValidatorResult {
+    let verdict: TopicVerdict
+    try {
+      verdict = handler(data, from.toString())
+    } catch (err) {
+      this.opts.logger.error({ err, from: from.toString(), topic }, 'gossip validation failed unexpectedly')
+      return TopicValidatorResult.Ignore
+    }
+    return verdict === 'accept' ? TopicValidatorResult.Accept : verdict === 'reject' ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore
   }
 
   private recordHeartbeat(signer: GuardianInfo, heartbeat: Heartbeat): void {

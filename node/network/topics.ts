@@ -23,3 +23,12 @@ export function topicsFor(networkId: Uint8Array): Map<string, GossipKind> {
   for (const kind of Object.keys(KIND_NAMES).map(Number) as GossipKind[]) topics.set(topicFor(networkId, kind), kind)
   return topics
 }
+
+/**
+ * The topic oracles publish their dlcspecs announcements and attestations on. Its payloads are
+ * the oracles' own signed messages (BIP-340), not guardian envelopes: guardians validate them
+ * against the genesis oracle keys before relaying.
+ */
+export function oracleTopic(networkId: Uint8Array): string {
+  return `/ubtc/${bytesToHex(networkId.subarray(0, 8))}/oracle/1`
+}
