@@ -6,6 +6,7 @@ import { DeliveryTracker } from './delivery-tracker.js'
 import { createFixture } from './fixture.js'
 import { runConsensus } from './consensus.js'
 import { runCustody, type CustodyFigures } from './custody.js'
+import { runDlc } from './dlc.js'
 import { attachTracker, measureLatency, measureThroughput, rejectedByReason, waitGossipReady } from './gossip.js'
 import { progress, round } from './measure.js'
 import { runMicro } from './micro.js'
@@ -39,10 +40,11 @@ async function main(): Promise<Record<string, unknown>> {
   const began = performance.now()
   progress(`node ${process.version}, ${cpus().length} cpus, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`)
   const gossip = await gossipFigures()
+  const dlc = runDlc(MICRO_MS)
   const consensus = await runConsensus()
   const { validation, custody } = await chainFigures()
   progress(`done in ${((performance.now() - began) / 1000).toFixed(1)} s`)
-  return { ...gossip, ...consensus, ...validation, ...custody }
+  return { ...gossip, ...dlc, ...consensus, ...validation, ...custody }
 }
 
 /** The validation and custody phases, each on a network of its own, watching the same dev chains. */

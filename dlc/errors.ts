@@ -23,5 +23,17 @@ export type DlcErrorCode =
   | 'key_erased'
   /** Fewer matching attestations than the oracle threshold. */
   | 'not_enough_attestations'
+  /** A funding outpoint that is not a txid (64 hex) and an output index (u32). */
+  | 'invalid_funding'
+  /** An outcome the contract's oracle event does not announce. */
+  | 'unknown_outcome'
+  /** A key that is not one of the contract's keys for the path asked (ephemeral or guardian). */
+  | 'unknown_key'
+  /** A PSBT that is not a spend of the contract by the expected leaf, or a bad signature for it. */
+  | 'bad_psbt'
+  /** Fewer guardian signatures than the leaf's threshold. */
+  | 'not_enough_signatures'
+  /** Signers that cannot satisfy a leaf (fewer than its threshold), or a satisfaction for another leaf. */
+  | 'unsatisfiable'
 
 export class DlcError extends CodedError<DlcErrorCode> {}

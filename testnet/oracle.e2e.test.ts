@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -88,6 +88,17 @@ describe('oracles publishing to a 5-guardian testnet', () => {
       expect(view.announcements.map((a) => a.publicKey).sort()).toEqual(genesis.oracles.map((o) => bytesToHex(o.publicKey)).sort())
     }
     expect(new Set(views.map((v) => JSON.stringify(v))).size).toBe(1)
+  })
+
+  it('contract terms on the committed announcements compile against the network genesis', async () => {
+    const genesisFile = join(dir, 'genesis.json')
+    const termsFile = join(dir, 'terms.json')
+    const example = await run(process.execPath, [UBTC_BIN, 'dlc', 'example-terms', '--genesis', genesisFile, '--api', testnet.guardian(1).apiUrl, '--event-id', EVENT_ID])
+    await writeFile(termsFile, example.stdout)
+    const compiled = await run(process.execPath, [UBTC_BIN, 'dlc', 'compile', '--terms', termsFile, '--genesis', genesisFile, '--json'])
+    const contract = JSON.parse(compiled.stdout) as { ok: boolean; address: string; analysis: { ok: boolean } }
+    expect(contract).toMatchObject({ ok: true, analysis: { ok: true } })
+    expect(contract.address).toMatch(/^bcrt1p/)
   })
 
   it('after one attestation no node has consensus; a forged attestation is refused and counted', async () => {
