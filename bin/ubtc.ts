@@ -3,12 +3,16 @@ import '../protocol/polyfill.js'
 import {
   DKG_HELP,
   dkgCommand,
+  DLC_HELP,
+  dlcCommand,
   INIT_HELP,
   initCommand,
   KEYGEN_HELP,
   keygenCommand,
   NODE_HELP,
   nodeCommand,
+  ORACLE_HELP,
+  oracleCommand,
   STATUS_HELP,
   statusCommand,
   UsageError,
@@ -33,6 +37,11 @@ Commands:
   ubtc dkg --api URL --token T start the distributed key generation of the reserve key
   ubtc verify-message --address A --message M --signature S
                                verify a BIP-322 signature (proof of reserves) offline
+  ubtc dlc compile --terms FILE
+                               check DLC terms and compile them to a taproot output
+  ubtc dlc example-terms       print valid example DLC terms for the local network
+  ubtc oracle keygen|announce|attest
+                               run a DLC oracle: keystore, announce an event, attest its outcome
   ubtc testnet [--check]       start a local network of guardian processes
 
 'ubtc COMMAND --help' describes each command.`
@@ -45,6 +54,8 @@ const COMMANDS: Record<string, { help: string; run: (argv: string[]) => Promise<
   verify: { help: VERIFY_HELP, run: (argv) => verifyCommand(argv, print) },
   dkg: { help: DKG_HELP, run: (argv) => dkgCommand(argv, process.env, print) },
   'verify-message': { help: VERIFY_MESSAGE_HELP, run: (argv) => verifyMessageCommand(argv, print) },
+  oracle: { help: ORACLE_HELP, run: (argv) => oracleCommand(argv, process.env, print) },
+  dlc: { help: DLC_HELP, run: (argv) => dlcCommand(argv, print, (line) => process.stderr.write(`${line}\n`)) },
   testnet: { help: TESTNET_HELP, run: (argv) => testnetCommand(argv, print) },
 }
 

@@ -2,7 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseFlags, positiveInteger, table } from '../node/cli/index.js'
-import { TESTNET_MAX_GUARDIANS } from '../node/setup/index.js'
+import { loadGenesis } from '../node/guardian/index.js'
+import { TESTNET_MAX_GUARDIANS, testnetOracles } from '../node/setup/index.js'
 import { formatLogLine } from './log-format.js'
 import { DEV_EVM_PAYMENT_ADDRESS, DEV_SOLANA_PAYMENT_ADDRESS, startDevChains } from './dev-chains.js'
 import { LocalTestnet } from './local-testnet.js'
@@ -84,6 +85,13 @@ export async function testnetCommand(argv: readonly string[], out: (line: string
     }
     out('')
     out(table([['GUARDIAN', 'API', 'P2P', 'PEER ID'], ...testnet.guardians.map((g) => [g.name, g.apiUrl, `/ip4/127.0.0.1/tcp/${g.p2pPort}`, g.peerId])]))
+    const oracles = testnetOracles(dir, await loadGenesis(join(dir, 'genesis.json')))
+    if (oracles.length > 0) {
+      out('')
+      out(table([['ORACLE', 'KEYSTORE', 'PASSPHRASE FILE', 'PEER ID'], ...oracles.map((o) => [o.name, o.keystoreFile, o.passphraseFile, o.peerId])]))
+      const first = testnet.guardian(0)
+      out(`oracles publish with: ubtc oracle announce|attest --keystore KEYSTORE --passphrase-file PASSPHRASE_FILE --genesis ${join(dir, 'genesis.json')} --peer /ip4/127.0.0.1/tcp/${first.p2pPort}/p2p/${first.peerId} …`)
+    }
     if (chains !== undefined) {
       out('')
       out(table([['CHAIN', 'RPC', 'PAYMENT ADDRESS'], ['ethereum', chains.ethereum.url, DEV_EVM_PAYMENT_ADDRESS], ['polygon', chains.polygon.url, DEV_EVM_PAYMENT_ADDRESS], ['solana', chains.solana.url, DEV_SOLANA_PAYMENT_ADDRESS]]))

@@ -11,3 +11,22 @@ export {
 } from './keystore.js'
 export { PASSPHRASE_ENV, readPassphrase } from './passphrase.js'
 export { frostSecretOf, keySharesPath, readKeyShare, readKeyShares, writeKeyShare, type KeyShareEntry } from './key-shares.js'
+export {
+  generateOracleKeys,
+  oraclePublicInfo,
+  readOracleKeystore,
+  readOracleKeystorePublic,
+  writeOracleKeystore,
+  type OracleKeys,
+  type OracleKeystorePublic,
+} from './oracle-keystore.js'
+export {
+  journalAnnounce,
+  journalAttest,
+  OracleJournalError,
+  oracleJournalPath,
+  readOracleJournal,
+  type OracleEventTerms,
+  type OracleJournalEntry,
+  type OracleJournalErrorCode,
+} from './oracle-journal.js'

@@ -1,1 +1,15 @@
-export { guardianName, initTestnet, SetupError, testnetGenesis, testnetThresholds, TESTNET_MAX_GUARDIANS, type InitTestnetOptions, type TestnetGuardianFiles, type TestnetLayout } from './init-testnet.js'
+export {
+  guardianName,
+  initTestnet,
+  oracleName,
+  SetupError,
+  testnetGenesis,
+  testnetOracles,
+  testnetThresholds,
+  TESTNET_MAX_GUARDIANS,
+  TESTNET_MAX_ORACLES,
+  type InitTestnetOptions,
+  type TestnetGuardianFiles,
+  type TestnetLayout,
+  type TestnetOracleFiles,
+} from './init-testnet.js'
