@@ -21,14 +21,14 @@ import {
 import { measureRate, percentile, progress, round } from './measure.js'
 
 export interface DlcFigures {
-  readonly dlcCompileMs: number
-  readonly dlcPreSignMsPerGuardian: number
-  readonly dlcPreSignatures: number
-  readonly dlcVerifyPreSignaturesMs: number
-  readonly dlcCompleteCetMs: number
-  readonly adaptorSignPerS: number
-  readonly adaptorVerifyPerS: number
-  readonly oracleAttestationChecksPerS: number
+  readonly dlc_compile_ms: number
+  readonly dlc_presign_ms_per_guardian: number
+  readonly dlc_presignatures: number
+  readonly dlc_verify_presignatures_ms: number
+  readonly dlc_complete_cet_ms: number
+  readonly adaptor_sign_per_s: number
+  readonly adaptor_verify_per_s: number
+  readonly oracle_attestation_checks_per_s: number
 }
 
 const RUNS = 5
@@ -107,13 +107,13 @@ export function runDlc(durationMs: number): DlcFigures {
   if (sink === -1) progress('unreachable')
 
   return {
-    dlcCompileMs: median(compileMs),
-    dlcPreSignMsPerGuardian: median(preSignMs),
-    dlcPreSignatures: preSignatures,
-    dlcVerifyPreSignaturesMs: median(verifyMs),
-    dlcCompleteCetMs: median(completeMs),
-    adaptorSignPerS: round(sign.perSecond),
-    adaptorVerifyPerS: round(verify.perSecond),
-    oracleAttestationChecksPerS: round(check.perSecond),
+    dlc_compile_ms: median(compileMs),
+    dlc_presign_ms_per_guardian: median(preSignMs),
+    dlc_presignatures: preSignatures,
+    dlc_verify_presignatures_ms: median(verifyMs),
+    dlc_complete_cet_ms: median(completeMs),
+    adaptor_sign_per_s: round(sign.perSecond),
+    adaptor_verify_per_s: round(verify.perSecond),
+    oracle_attestation_checks_per_s: round(check.perSecond),
   }
 }
