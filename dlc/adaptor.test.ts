@@ -3,6 +3,7 @@ import { bytesToNumberBE, numberToBytesBE } from '@noble/curves/utils.js'
 import { concatBytes, randomBytes } from '@noble/hashes/utils.js'
 import * as ecc from 'tiny-secp256k1'
 import { describe, expect, it } from 'vitest'
+import { codeOf, errorOf } from '../protocol/test-helpers/expect-code.js'
 import {
   ADAPTOR_SIGNATURE_BYTES,
   adaptorSign,
@@ -15,7 +16,6 @@ import {
 } from './adaptor.js'
 import { DlcError } from './errors.js'
 import { announceEvent, attestationPoint, attestationSecret, attestOutcome, createOracleNonce, oraclePairPoint, verifyOracleAttestation } from './oracle/index.js'
-import { dlcCodeOf, dlcErrorOf } from './oracle/test-helpers/dlc-error.js'
 
 const { Point } = secp256k1
 const n = Point.Fn.ORDER
@@ -113,15 +113,15 @@ describe('adaptor signatures: negative cases', () => {
     const sig = adaptorSign(secretKey, message, T)
     const wrong = adaptSignature(sig, adaptorPair().t)
     expect(bothVerify(wrong, message, publicKey)).toBe(false)
-    expect(dlcCodeOf(() => extractAdaptorSecret(wrong, sig, T))).toBe('bad_signature')
+    expect(codeOf(() => extractAdaptorSecret(wrong, sig, T), DlcError)).toBe('bad_signature')
     // −t completes nothing either (the parity rule is not symmetric by accident).
     const minusT = numberToBytesBE(n - bytesToNumberBE(t), 32)
     expect(bothVerify(adaptSignature(sig, minusT), message, publicKey)).toBe(false)
     // A plain signature with another nonce does not reveal t.
     const plain = schnorr.sign(message, secretKey)
-    expect(dlcErrorOf(() => extractAdaptorSecret(plain, sig, T)).message).toMatch(/pre-signature nonce/)
+    expect(errorOf(() => extractAdaptorSecret(plain, sig, T), DlcError).message).toMatch(/pre-signature nonce/)
     // The right signature under the wrong point.
-    expect(dlcCodeOf(() => extractAdaptorSecret(adaptSignature(sig, t), sig, adaptorPair().T))).toBe('bad_signature')
+    expect(codeOf(() => extractAdaptorSecret(adaptSignature(sig, t), sig, adaptorPair().T), DlcError)).toBe('bad_signature')
   })
 
   it('adaptorVerify never throws on garbage; the other functions throw DlcError(malformed)', () => {
@@ -146,14 +146,14 @@ describe('adaptor signatures: negative cases', () => {
     ]
     for (const [key, msg, point, candidate] of garbage) expect(adaptorVerify(key, msg, point, candidate)).toBe(false)
 
-    expect(dlcCodeOf(() => adaptorSign(new Uint8Array(32), message, T))).toBe('malformed')
-    expect(dlcCodeOf(() => adaptorSign(secretKey, message.subarray(1), T))).toBe('malformed')
-    expect(dlcCodeOf(() => adaptorSign(secretKey, message, T.subarray(1)))).toBe('malformed')
-    expect(dlcCodeOf(() => adaptorSign(secretKey, message, T, new Uint8Array(31)))).toBe('malformed')
-    expect(dlcCodeOf(() => adaptSignature(sig, new Uint8Array(32)))).toBe('malformed')
-    expect(dlcCodeOf(() => adaptSignature(sig, numberToBytesBE(n, 32)))).toBe('malformed')
-    expect(dlcCodeOf(() => adaptSignature({ ...sig, s: highS }, t))).toBe('malformed')
-    expect(dlcCodeOf(() => extractAdaptorSecret(new Uint8Array(63), sig, T))).toBe('malformed')
+    expect(codeOf(() => adaptorSign(new Uint8Array(32), message, T), DlcError)).toBe('malformed')
+    expect(codeOf(() => adaptorSign(secretKey, message.subarray(1), T), DlcError)).toBe('malformed')
+    expect(codeOf(() => adaptorSign(secretKey, message, T.subarray(1)), DlcError)).toBe('malformed')
+    expect(codeOf(() => adaptorSign(secretKey, message, T, new Uint8Array(31)), DlcError)).toBe('malformed')
+    expect(codeOf(() => adaptSignature(sig, new Uint8Array(32)), DlcError)).toBe('malformed')
+    expect(codeOf(() => adaptSignature(sig, numberToBytesBE(n, 32)), DlcError)).toBe('malformed')
+    expect(codeOf(() => adaptSignature({ ...sig, s: highS }, t), DlcError)).toBe('malformed')
+    expect(codeOf(() => extractAdaptorSecret(new Uint8Array(63), sig, T), DlcError)).toBe('malformed')
   })
 
   it('decodeAdaptorSignature is strict and only ever throws DlcError(malformed)', () => {
@@ -167,7 +167,7 @@ describe('adaptor signatures: negative cases', () => {
       concatBytes(good.subarray(0, 33), new Uint8Array(32).fill(0xff)),
       concatBytes(Uint8Array.of(2), new Uint8Array(32).fill(0xff), good.subarray(33)),
     ]
-    for (const bytes of bad) expect(dlcCodeOf(() => decodeAdaptorSignature(bytes))).toBe('malformed')
+    for (const bytes of bad) expect(codeOf(() => decodeAdaptorSignature(bytes), DlcError)).toBe('malformed')
     let decoded = 0
     for (let i = 0; i < 2000; i++) {
       const bytes = i % 2 === 0 ? randomBytes(ADAPTOR_SIGNATURE_BYTES) : concatBytes(Uint8Array.of(2 + (i % 4 === 1 ? 1 : 0)), randomBytes(64))

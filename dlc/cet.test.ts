@@ -2,6 +2,7 @@ import { schnorr, secp256k1 } from '@noble/curves/secp256k1.js'
 import { bytesToHex } from '@noble/hashes/utils.js'
 import { address as baddress, Transaction } from 'bitcoinjs-lib'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { errorOf } from '../protocol/test-helpers/expect-code.js'
 import { adaptSignature, decodeAdaptorSignature, encodeAdaptorSignature } from './adaptor.js'
 import {
   buildCet,
@@ -22,16 +23,6 @@ import { interpretInput } from './test-helpers/interpreter.js'
 import { testKey } from './test-helpers/keys.js'
 
 const Fn = secp256k1.Point.Fn
-
-function errorOf(fn: () => unknown): DlcError {
-  try {
-    fn()
-  } catch (err) {
-    expect(err).toBeInstanceOf(DlcError)
-    return err as DlcError
-  }
-  throw new Error('expected a DlcError')
-}
 
 /**
  * A CET witness built by hand, bypassing completeCet's checks: the `signers`' pre-signatures of
@@ -87,9 +78,9 @@ describe.each(['height', 'time'] as const)('CETs with a %s lock', (unit) => {
       expect(tx.ins[0]!.sequence).toBe(SPEND_SEQUENCE)
       expect(tx.outs.map((o) => [baddress.fromOutputScript(o.script, network), o.value])).toEqual(payout.outputs.map((o) => [o.address, o.valueSat]))
     }
-    expect(errorOf(() => buildCet(f.contract, 'postponed', f.funding)).code).toBe('unknown_outcome')
-    expect(errorOf(() => buildCet(f.contract, 'repaid', { txid: f.funding.txid.toUpperCase(), vout: 0 })).code).toBe('invalid_funding')
-    expect(errorOf(() => buildCet(f.contract, 'repaid', { txid: f.funding.txid, vout: -1 })).code).toBe('invalid_funding')
+    expect(errorOf(() => buildCet(f.contract, 'postponed', f.funding), DlcError).code).toBe('unknown_outcome')
+    expect(errorOf(() => buildCet(f.contract, 'repaid', { txid: f.funding.txid.toUpperCase(), vout: 0 }), DlcError).code).toBe('invalid_funding')
+    expect(errorOf(() => buildCet(f.contract, 'repaid', { txid: f.funding.txid, vout: -1 }), DlcError).code).toBe('invalid_funding')
     expect(oraclePairs(f.contract)).toEqual([
       [0, 1],
       [0, 2],
@@ -110,29 +101,29 @@ describe.each(['height', 'time'] as const)('CETs with a %s lock', (unit) => {
       s[31]! ^= 1
       return { ...p, preSignature: encodeAdaptorSignature({ nonce: sig.nonce, s }) }
     })
-    let err = errorOf(() => verifyCetPreSignatures(f.contract, f.funding, flipS))
+    let err = errorOf(() => verifyCetPreSignatures(f.contract, f.funding, flipS), DlcError)
     expect(err.code).toBe('bad_presignature')
     expect(err.message).toBe(`pre-signature ${named} does not verify`)
 
     // a valid pre-signature of another pair, relabelled: its adaptor point is not this pair's
     const other = presigs.find((p) => p.outcome === 'defaulted' && p.oracles[0] === 0 && p.oracles[1] === 1 && p.signer === 3)!
-    err = errorOf(() => verifyCetPreSignatures(f.contract, f.funding, tampered((p) => ({ ...p, preSignature: other.preSignature, adaptorPoint: other.adaptorPoint }))))
+    err = errorOf(() => verifyCetPreSignatures(f.contract, f.funding, tampered((p) => ({ ...p, preSignature: other.preSignature, adaptorPoint: other.adaptorPoint }))), DlcError)
     expect(err.message).toBe(`pre-signature ${named} does not verify`)
     // the right point but a pre-signature under another one
-    err = errorOf(() => verifyCetPreSignatures(f.contract, f.funding, tampered((p) => ({ ...p, preSignature: other.preSignature }))))
+    err = errorOf(() => verifyCetPreSignatures(f.contract, f.funding, tampered((p) => ({ ...p, preSignature: other.preSignature }))), DlcError)
     expect(err.message).toBe(`pre-signature ${named} does not verify`)
 
-    err = errorOf(() => verifyCetPreSignatures(f.contract, f.funding, presigs.filter((_, i) => i !== target)))
+    err = errorOf(() => verifyCetPreSignatures(f.contract, f.funding, presigs.filter((_, i) => i !== target)), DlcError)
     expect(err.message).toBe(`missing pre-signature ${named}`)
-    err = errorOf(() => verifyCetPreSignatures(f.contract, f.funding, [...presigs, presigs[target]!]))
+    err = errorOf(() => verifyCetPreSignatures(f.contract, f.funding, [...presigs, presigs[target]!]), DlcError)
     expect(err.message).toBe(`duplicate pre-signature ${named}`)
-    err = errorOf(() => verifyCetPreSignatures(f.contract, f.funding, tampered((p) => ({ ...p, preSignature: p.preSignature.slice(1) }))))
+    err = errorOf(() => verifyCetPreSignatures(f.contract, f.funding, tampered((p) => ({ ...p, preSignature: p.preSignature.slice(1) }))), DlcError)
     expect(err.message).toBe(`pre-signature ${named} does not verify`)
-    err = errorOf(() => verifyCetPreSignatures(f.contract, f.funding, tampered((p) => ({ ...p, outcome: 'postponed' }))))
+    err = errorOf(() => verifyCetPreSignatures(f.contract, f.funding, tampered((p) => ({ ...p, outcome: 'postponed' }))), DlcError)
     expect(err.message).toBe('unexpected pre-signature (outcome "postponed", oracles 0+2, signer 3)')
 
     // for another funding outpoint, the CET (and so every sighash) differs
-    err = errorOf(() => verifyCetPreSignatures(f.contract, { txid: f.funding.txid, vout: f.funding.vout + 1 }, presigs))
+    err = errorOf(() => verifyCetPreSignatures(f.contract, { txid: f.funding.txid, vout: f.funding.vout + 1 }, presigs), DlcError)
     expect(err.code).toBe('bad_presignature')
     // one guardian's set alone
     verifyCetPreSignatures(
@@ -141,7 +132,7 @@ describe.each(['height', 'time'] as const)('CETs with a %s lock', (unit) => {
       presigs.filter((p) => p.signer === 4),
       [4],
     )
-    expect(errorOf(() => verifyCetPreSignatures(f.contract, f.funding, presigs, [5])).code).toBe('unknown_key')
+    expect(errorOf(() => verifyCetPreSignatures(f.contract, f.funding, presigs, [5]), DlcError).code).toBe('unknown_key')
   })
 
   it('the adaptor point is the sum of the two oracles\' attestation points (their s·G)', () => {
@@ -179,20 +170,20 @@ describe.each(['height', 'time'] as const)('CETs with a %s lock', (unit) => {
 
     // one real attestation and a forged one (same oracle key, s tampered): refused, not completed
     const forged: OracleAttestation = { ...att.repaid![1]!, signatures: [Uint8Array.from(att.repaid![1]!.signatures[0]!).fill(7, 40, 41)] }
-    expect(errorOf(() => completeCet(f.contract, f.funding, presigs, [att.repaid![0]!, forged])).code).toBe('not_enough_attestations')
+    expect(errorOf(() => completeCet(f.contract, f.funding, presigs, [att.repaid![0]!, forged]), DlcError).code).toBe('not_enough_attestations')
     // an attestation by an oracle that is not one of the contract's
     const outsider: OracleAttestation = { ...att.repaid![1]!, oraclePublicKey: testKey('outsider-oracle').publicKey }
-    expect(errorOf(() => completeCet(f.contract, f.funding, presigs, [att.repaid![0]!, outsider])).code).toBe('not_enough_attestations')
+    expect(errorOf(() => completeCet(f.contract, f.funding, presigs, [att.repaid![0]!, outsider]), DlcError).code).toBe('not_enough_attestations')
     // two attestations of the same oracle count once
-    expect(errorOf(() => completeCet(f.contract, f.funding, presigs, [att.repaid![0]!, att.repaid![0]!])).code).toBe('not_enough_attestations')
+    expect(errorOf(() => completeCet(f.contract, f.funding, presigs, [att.repaid![0]!, att.repaid![0]!]), DlcError).code).toBe('not_enough_attestations')
   })
 
   it('ACCEPTANCE: a CET with 1 attestation is refused, and adapting with one oracle\'s s FAILS the interpreter', () => {
-    const err = errorOf(() => completeCet(f.contract, f.funding, presigs, [att.repaid![0]!]))
+    const err = errorOf(() => completeCet(f.contract, f.funding, presigs, [att.repaid![0]!]), DlcError)
     expect(err.code).toBe('not_enough_attestations')
     expect(err.message).toContain('"repaid": 1')
     // split attestations (one oracle per outcome) settle nothing either
-    expect(errorOf(() => completeCet(f.contract, f.funding, presigs, [att.repaid![0]!, att.defaulted![1]!])).code).toBe('not_enough_attestations')
+    expect(errorOf(() => completeCet(f.contract, f.funding, presigs, [att.repaid![0]!, att.defaulted![1]!]), DlcError).code).toBe('not_enough_attestations')
     // by hand: the three pre-signatures of pair (0, 1), adapted with s_0 alone
     for (const single of [att.repaid![0]!, att.repaid![1]!]) {
       const tx = handCompletedCet(f, presigs, 'repaid', [0, 1], sumScalars(single))
@@ -215,7 +206,7 @@ describe.each(['height', 'time'] as const)('CETs with a %s lock', (unit) => {
 
   it('refuses to complete with too few valid pre-signatures, or when an oracle equivocates', () => {
     const two = presigs.filter((p) => p.signer < 2)
-    let err = errorOf(() => completeCet(f.contract, f.funding, two, att.repaid!.slice(0, 2)))
+    let err = errorOf(() => completeCet(f.contract, f.funding, two, att.repaid!.slice(0, 2)), DlcError)
     expect(err.code).toBe('bad_presignature')
     expect(err.message).toContain('pair (0, 1) has 2 valid pre-signatures, 3 needed')
     // a corrupted pre-signature is skipped: signers 0, 1, 3 still complete pair (0, 1)
@@ -223,7 +214,7 @@ describe.each(['height', 'time'] as const)('CETs with a %s lock', (unit) => {
     const cet = completeCet(f.contract, f.funding, corrupted, att.repaid!.slice(0, 2))
     expect(interpret(cet.tx)).toEqual({ valid: true, error: '' })
     // oracle 0 attests both outcomes (equivocation): two outcomes reach the threshold
-    err = errorOf(() => completeCet(f.contract, f.funding, presigs, [att.repaid![0]!, att.repaid![1]!, att.defaulted![0]!, att.defaulted![2]!]))
+    err = errorOf(() => completeCet(f.contract, f.funding, presigs, [att.repaid![0]!, att.repaid![1]!, att.defaulted![0]!, att.defaulted![2]!]), DlcError)
     expect(err.code).toBe('invalid_attestation')
   })
 

@@ -8,21 +8,12 @@ import { ClassicLevel } from 'classic-level'
 import { pino, type Logger } from 'pino'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { encodeCanonical } from '../protocol/index.js'
+import { codeOf } from '../protocol/test-helpers/expect-code.js'
 import { verifyCetPreSignatures, type CetPreSignature } from './cet.js'
 import { EphemeralKey } from './ephemeral-key.js'
 import { DlcError } from './errors.js'
 import { makeFixture, OUTCOMES, testEphemeralKey, type ContractFixture } from './test-helpers/contract-fixture.js'
 import { bytesContainSecret, findSecret, textContainsSecret } from './test-helpers/leak-scan.js'
-
-function codeOf(fn: () => unknown): string {
-  try {
-    fn()
-  } catch (err) {
-    expect(err).toBeInstanceOf(DlcError)
-    return (err as DlcError).code
-  }
-  throw new Error('expected a DlcError')
-}
 
 /** Everything a careless caller could print: JSON, util.inspect (deep, hidden too), String(). */
 function renderings(value: unknown): string[] {
@@ -78,16 +69,16 @@ describe('EphemeralKey', () => {
     verifyCetPreSignatures(fixture.contract, fixture.funding, presigs, [2])
     expect(key.erased).toBe(true)
     expect(drawn).toEqual(new Uint8Array(32)) // the bytes it held are zeroed
-    expect(codeOf(() => key.preSignCets(fixture.contract, fixture.funding))).toBe('key_erased')
+    expect(codeOf(() => key.preSignCets(fixture.contract, fixture.funding), DlcError)).toBe('key_erased')
     expect(JSON.parse(JSON.stringify(key))).toEqual({ publicKey: bytesToHex(key.publicKey), erased: true })
     expect(inspect(key)).toBe(`EphemeralKey(${bytesToHex(key.publicKey)}, erased)`)
   })
 
   it('refuses a contract it is not part of, and keeps its secret for the right one', () => {
     const stranger = testEphemeralKey('not-in-the-contract').key
-    expect(codeOf(() => stranger.preSignCets(fixture.contract, fixture.funding))).toBe('unknown_key')
+    expect(codeOf(() => stranger.preSignCets(fixture.contract, fixture.funding), DlcError)).toBe('unknown_key')
     expect(stranger.erased).toBe(false)
-    expect(codeOf(() => fixture.ephemeral[0]!.key.preSignCets(fixture.contract, { txid: 'zz', vout: 0 }))).toBe('invalid_funding')
+    expect(codeOf(() => fixture.ephemeral[0]!.key.preSignCets(fixture.contract, { txid: 'zz', vout: 0 }), DlcError)).toBe('invalid_funding')
     expect(fixture.ephemeral[0]!.key.erased).toBe(false)
   })
 
@@ -95,7 +86,7 @@ describe('EphemeralKey', () => {
     const { key } = testEphemeralKey('abandoned')
     key.erase()
     expect(key.erased).toBe(true)
-    expect(codeOf(() => key.preSignCets(fixture.contract, fixture.funding))).toBe('key_erased')
+    expect(codeOf(() => key.preSignCets(fixture.contract, fixture.funding), DlcError)).toBe('key_erased')
   })
 })
 

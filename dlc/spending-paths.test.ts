@@ -1,6 +1,7 @@
 import { schnorr } from '@noble/curves/secp256k1.js'
 import { Psbt, Transaction } from 'bitcoinjs-lib'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { errorOf } from '../protocol/test-helpers/expect-code.js'
 import { leafWitness, type CompiledContract, type LeafName } from './compiler.js'
 import { DlcError } from './errors.js'
 import { leafSighash, SPEND_SEQUENCE } from './funding.js'
@@ -16,16 +17,6 @@ import { makeFixture, type ContractFixture } from './test-helpers/contract-fixtu
 import { interpretInput } from './test-helpers/interpreter.js'
 import { testKey } from './test-helpers/keys.js'
 import type { PayoutOutput } from './terms.js'
-
-function errorOf(fn: () => unknown): DlcError {
-  try {
-    fn()
-  } catch (err) {
-    expect(err).toBeInstanceOf(DlcError)
-    return err as DlcError
-  }
-  throw new Error('expected a DlcError')
-}
 
 /**
  * A guardian-leaf spend built and signed by hand, bypassing the builders' and finalizer's checks:
@@ -80,7 +71,7 @@ describe.each(['height', 'time'] as const)('guardian spending paths with a %s lo
     const early = psbt.locktime - 1
     psbt.setLocktime(early)
     // our signer refuses it outright…
-    expect(errorOf(() => signGuardianSpend(f.contract, psbt, f.guardians[0]!.secretKey)).code).toBe('bad_psbt')
+    expect(errorOf(() => signGuardianSpend(f.contract, psbt, f.guardians[0]!.secretKey), DlcError).code).toBe('bad_psbt')
     // …and signed by hand, the script's CHECKLOCKTIMEVERIFY refuses it
     const tx = handSigned(f.contract, f, 'timelock', unsigned(psbt), [0, 1, 2])
     expect(Transaction.fromBuffer(tx).locktime).toBe(early)
@@ -102,7 +93,7 @@ describe.each(['height', 'time'] as const)('guardian spending paths with a %s lo
   it('the timelock spend needs 3 signatures: 2 are refused by the finalizer and FAIL the interpreter', () => {
     const psbt = timelockSpend(f.contract, f.funding, outputs)
     sign(psbt, [0, 4])
-    const err = errorOf(() => finalizeGuardianSpend(f.contract, psbt))
+    const err = errorOf(() => finalizeGuardianSpend(f.contract, psbt), DlcError)
     expect(err.code).toBe('not_enough_signatures')
     expect(err.message).toBe('the timelock leaf needs 3 guardian signatures, the PSBT has 2 valid')
     expect(interpret(handSigned(f.contract, f, 'timelock', unsigned(psbt), [0, 4]))).toEqual({ valid: false, error: 'SCRIPT_ERR_NUMEQUALVERIFY' })
@@ -121,7 +112,7 @@ describe.each(['height', 'time'] as const)('guardian spending paths with a %s lo
   it('ACCEPTANCE: the emergency spend with 3 signatures FAILS (and the finalizer refuses it)', () => {
     const psbt = emergencySpend(f.contract, f.funding, outputs)
     sign(psbt, [0, 1, 2])
-    expect(errorOf(() => finalizeGuardianSpend(f.contract, psbt)).code).toBe('not_enough_signatures')
+    expect(errorOf(() => finalizeGuardianSpend(f.contract, psbt), DlcError).code).toBe('not_enough_signatures')
     expect(interpret(handSigned(f.contract, f, 'emergency', unsigned(psbt), [0, 1, 2]))).toEqual({ valid: false, error: 'SCRIPT_ERR_EVAL_FALSE_IN_STACK' })
   })
 
@@ -169,39 +160,39 @@ describe.each(['height', 'time'] as const)('guardian spending paths with a %s lo
   it('refuses strangers, bad signatures, repeated signers and PSBTs that are not a spend of the contract', () => {
     const psbt = emergencySpend(f.contract, f.funding, outputs)
     const stranger = testKey(`spend-stranger-${unit}`)
-    expect(errorOf(() => signGuardianSpend(f.contract, psbt, stranger.secretKey)).code).toBe('unknown_key')
+    expect(errorOf(() => signGuardianSpend(f.contract, psbt, stranger.secretKey), DlcError).code).toBe('unknown_key')
     // an ephemeral (oracle-leaf) key is not a guardian key either
-    expect(errorOf(() => addGuardianSignature(f.contract, psbt, f.contract.terms.ephemeralKeys[0]!, new Uint8Array(64))).code).toBe('unknown_key')
+    expect(errorOf(() => addGuardianSignature(f.contract, psbt, f.contract.terms.ephemeralKeys[0]!, new Uint8Array(64)), DlcError).code).toBe('unknown_key')
     const { sighash } = guardianSpendSighash(f.contract, psbt)
     const otherMessage = schnorr.sign(new Uint8Array(32).fill(1), f.guardians[0]!.secretKey)
-    expect(errorOf(() => addGuardianSignature(f.contract, psbt, f.guardians[0]!.publicKey, otherMessage)).message).toBe(
+    expect(errorOf(() => addGuardianSignature(f.contract, psbt, f.guardians[0]!.publicKey, otherMessage), DlcError).message).toBe(
       'signature by guardian 0 does not verify for this emergency spend',
     )
     addGuardianSignature(f.contract, psbt, f.guardians[0]!.publicKey, schnorr.sign(sighash, f.guardians[0]!.secretKey))
-    expect(errorOf(() => signGuardianSpend(f.contract, psbt, f.guardians[0]!.secretKey)).message).toBe('guardian 0 has already signed this emergency spend')
+    expect(errorOf(() => signGuardianSpend(f.contract, psbt, f.guardians[0]!.secretKey), DlcError).message).toBe('guardian 0 has already signed this emergency spend')
 
     // the oracle leaf, a wrong amount, a second input: not a guardian spend of this contract
     const oracleLeaf = emergencySpend(f.contract, f.funding, outputs)
     const leaf = f.contract.leaves.oracle
     oracleLeaf.data.inputs[0]!.tapLeafScript = [{ leafVersion: leaf.leafVersion, script: leaf.script, controlBlock: leaf.controlBlock }]
-    expect(errorOf(() => guardianSpendSighash(f.contract, oracleLeaf)).code).toBe('bad_psbt')
+    expect(errorOf(() => guardianSpendSighash(f.contract, oracleLeaf), DlcError).code).toBe('bad_psbt')
     const wrongAmount = emergencySpend(f.contract, f.funding, outputs)
     wrongAmount.data.inputs[0]!.witnessUtxo = { script: f.contract.scriptPubKey, value: f.contract.terms.amountSat - 1n }
-    expect(errorOf(() => guardianSpendSighash(f.contract, wrongAmount)).code).toBe('bad_psbt')
+    expect(errorOf(() => guardianSpendSighash(f.contract, wrongAmount), DlcError).code).toBe('bad_psbt')
     const twoInputs = emergencySpend(f.contract, f.funding, outputs)
     twoInputs.addInput({ hash: '11'.repeat(32), index: 0, witnessUtxo: { script: f.contract.scriptPubKey, value: 1000n } })
-    expect(errorOf(() => guardianSpendSighash(f.contract, twoInputs)).code).toBe('bad_psbt')
+    expect(errorOf(() => guardianSpendSighash(f.contract, twoInputs), DlcError).code).toBe('bad_psbt')
     const finalized = emergencySpend(f.contract, f.funding, outputs)
     sign(finalized, [0, 1, 2, 3])
     finalizeGuardianSpend(f.contract, finalized)
-    expect(errorOf(() => finalizeGuardianSpend(f.contract, finalized)).message).toBe('input 0 is already finalized')
+    expect(errorOf(() => finalizeGuardianSpend(f.contract, finalized), DlcError).message).toBe('input 0 is already finalized')
   })
 
   it('the builders refuse outputs that leave no fee, and bad outputs or funding', () => {
-    expect(errorOf(() => emergencySpend(f.contract, f.funding, [{ address: f.address('x'), valueSat: f.contract.terms.amountSat }])).code).toBe('invalid_terms')
-    expect(errorOf(() => emergencySpend(f.contract, f.funding, [])).code).toBe('invalid_terms')
-    expect(errorOf(() => emergencySpend(f.contract, f.funding, [{ address: 'bc1qnotanaddress', valueSat: 1000n }])).code).toBe('invalid_terms')
-    expect(errorOf(() => timelockSpend(f.contract, f.funding, [{ address: f.address('x'), valueSat: 0n }])).code).toBe('invalid_terms')
-    expect(errorOf(() => timelockSpend(f.contract, { txid: 'ab', vout: 0 }, outputs)).code).toBe('invalid_funding')
+    expect(errorOf(() => emergencySpend(f.contract, f.funding, [{ address: f.address('x'), valueSat: f.contract.terms.amountSat }]), DlcError).code).toBe('invalid_terms')
+    expect(errorOf(() => emergencySpend(f.contract, f.funding, []), DlcError).code).toBe('invalid_terms')
+    expect(errorOf(() => emergencySpend(f.contract, f.funding, [{ address: 'bc1qnotanaddress', valueSat: 1000n }]), DlcError).code).toBe('invalid_terms')
+    expect(errorOf(() => timelockSpend(f.contract, f.funding, [{ address: f.address('x'), valueSat: 0n }]), DlcError).code).toBe('invalid_terms')
+    expect(errorOf(() => timelockSpend(f.contract, { txid: 'ab', vout: 0 }, outputs), DlcError).code).toBe('invalid_funding')
   })
 })

@@ -1,6 +1,7 @@
 import { schnorr } from '@noble/curves/secp256k1.js'
 import { bytesToHex, concatBytes, hexToBytes } from '@noble/hashes/utils.js'
 import { describe, expect, it } from 'vitest'
+import { codeOf, errorOf } from '../../protocol/test-helpers/expect-code.js'
 import { DlcError } from '../errors.js'
 import { announcementMessage, verifyBip340 } from './bip340.js'
 import {
@@ -26,7 +27,6 @@ import {
 } from './index.js'
 import { MAX_ORACLE_MESSAGE_BYTES } from '../../protocol/index.js'
 import { encodeOracleEvent } from './messages.js'
-import { dlcCodeOf, dlcErrorOf } from './test-helpers/dlc-error.js'
 import { NODE_DLC_ATTESTATION_HEX, NODE_DLC_ENUM_ANNOUNCEMENT_HEX, PRODUCTION_ANNOUNCEMENT_HEX, PRODUCTION_ATTESTATION_HEX } from './test-helpers/vectors.js'
 import { encodeBigSize, WireWriter } from './wire.js'
 
@@ -95,7 +95,7 @@ describe('public test vectors', () => {
     expect(announcement.event).toMatchObject({ maturity: 0, outcomes: ['dummy1', 'dummy2'], eventId: 'dummy' })
     expect(bytesToHex(encodeOracleAnnouncement(announcement))).toBe(NODE_DLC_ENUM_ANNOUNCEMENT_HEX)
     expect(verifyBip340(announcement.signature, announcementMessage(announcement.event), announcement.oraclePublicKey)).toBe(true)
-    const error = dlcErrorOf(() => verifyOracleAnnouncement(announcement))
+    const error = errorOf(() => verifyOracleAnnouncement(announcement), DlcError)
     expect(error.code).toBe('invalid_announcement')
     expect(error.message).toMatch(/maturity 0/)
   })
@@ -147,7 +147,7 @@ describe('strict decoding', () => {
   const attestationBytes = encodeOracleAttestation(attestation)
 
   function malformedMessage(fn: () => unknown): string {
-    const error = dlcErrorOf(fn)
+    const error = errorOf(fn, DlcError)
     expect(error.code).toBe('malformed')
     return error.message
   }
@@ -233,7 +233,7 @@ describe('strict decoding', () => {
     ]
     for (const [name, value, kind] of bad) {
       const message = (kind === 'announcement' ? { kind, announcement: value } : { kind, attestation: value }) as OracleMessage
-      expect(dlcCodeOf(() => encodeOracleMessage(message)), name).toBe('malformed')
+      expect(codeOf(() => encodeOracleMessage(message), DlcError), name).toBe('malformed')
     }
   })
 

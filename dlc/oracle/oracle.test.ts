@@ -3,6 +3,8 @@ import { bytesToNumberBE, numberToBytesBE } from '@noble/curves/utils.js'
 import { bytesToHex, concatBytes } from '@noble/hashes/utils.js'
 import { inspect } from 'node:util'
 import { describe, expect, it } from 'vitest'
+import { codeOf, errorOf } from '../../protocol/test-helpers/expect-code.js'
+import { DlcError } from '../errors.js'
 import {
   announceEvent,
   attestationMessage,
@@ -20,7 +22,6 @@ import {
   type OracleAnnouncement,
   MAX_OUTCOMES,
 } from './index.js'
-import { dlcCodeOf, dlcErrorOf } from './test-helpers/dlc-error.js'
 
 const { Point } = secp256k1
 const n = Point.Fn.ORDER
@@ -72,7 +73,7 @@ describe('announcements', () => {
     expect(announceEvent(secretKey, event, secret, zeros)).toEqual(announceEvent(secretKey, event, secret, zeros))
     expect(announceEvent(secretKey, event, secret).signature).not.toEqual(announceEvent(secretKey, event, secret).signature)
     verifyOracleAnnouncement(announceEvent(secretKey, event, secret, zeros))
-    expect(dlcCodeOf(() => announceEvent(secretKey, event, secret, new Uint8Array(31)))).toBe('malformed')
+    expect(codeOf(() => announceEvent(secretKey, event, secret, new Uint8Array(31)), DlcError)).toBe('malformed')
   })
 
   it('keeps secrets out of announcements and attestations (objects, wire bytes, inspect, JSON)', () => {
@@ -103,14 +104,14 @@ describe('announcements', () => {
       ['fractional maturity', { eventId: 'e', outcomes: ['yes', 'no'], maturity: 1.5 }, /maturity 1.5/],
     ]
     for (const [name, event, message] of cases) {
-      const error = dlcErrorOf(() => announceEvent(secretKey, event, secret))
+      const error = errorOf(() => announceEvent(secretKey, event, secret), DlcError)
       expect(error.code, name).toBe('invalid_announcement')
       expect(error.message, name).toMatch(message)
     }
     // R = P would make the attestation reveal the oracle key.
-    expect(dlcErrorOf(() => announceEvent(secretKey, { eventId: 'e', outcomes: ['a', 'b'], maturity: MATURITY }, secretKey)).message).toMatch(/nonce equals the oracle public key/)
-    expect(dlcCodeOf(() => announceEvent(new Uint8Array(32), { eventId: 'e', outcomes: ['a', 'b'], maturity: MATURITY }, secret))).toBe('malformed')
-    expect(dlcCodeOf(() => announceEvent(secretKey, { eventId: 'e', outcomes: ['e\u0301', 'b'], maturity: MATURITY }, secret))).toBe('malformed')
+    expect(errorOf(() => announceEvent(secretKey, { eventId: 'e', outcomes: ['a', 'b'], maturity: MATURITY }, secretKey), DlcError).message).toMatch(/nonce equals the oracle public key/)
+    expect(codeOf(() => announceEvent(new Uint8Array(32), { eventId: 'e', outcomes: ['a', 'b'], maturity: MATURITY }, secret), DlcError)).toBe('malformed')
+    expect(codeOf(() => announceEvent(secretKey, { eventId: 'e', outcomes: ['e\u0301', 'b'], maturity: MATURITY }, secret), DlcError)).toBe('malformed')
   })
 
   it('verifyOracleAnnouncement refuses any tampering', () => {
@@ -129,7 +130,7 @@ describe('announcements', () => {
       ['key off the curve', { ...announcement, oraclePublicKey: new Uint8Array(32).fill(0xff) }, 'invalid_announcement'],
       ['nonce off the curve', { ...announcement, event: { ...announcement.event, nonces: [new Uint8Array(32)] } }, 'invalid_announcement'],
     ]
-    for (const [name, tampered, code] of cases) expect(dlcCodeOf(() => verifyOracleAnnouncement(tampered)), name).toBe(code)
+    for (const [name, tampered, code] of cases) expect(codeOf(() => verifyOracleAnnouncement(tampered), DlcError), name).toBe(code)
   })
 })
 
@@ -164,9 +165,9 @@ describe('attestations', () => {
 
   it('attestOutcome refuses the wrong key, the wrong nonce and unannounced outcomes', () => {
     const { secretKey, nonce, announcement } = newOracle()
-    expect(dlcErrorOf(() => attestOutcome(schnorr.utils.randomSecretKey(), nonce.secret, announcement, 'yes')).message).toMatch(/not the announcing oracle key/)
-    expect(dlcErrorOf(() => attestOutcome(secretKey, createOracleNonce().secret, announcement, 'yes')).message).toMatch(/not the nonce announced/)
-    const error = dlcErrorOf(() => attestOutcome(secretKey, nonce.secret, announcement, 'maybe'))
+    expect(errorOf(() => attestOutcome(schnorr.utils.randomSecretKey(), nonce.secret, announcement, 'yes'), DlcError).message).toMatch(/not the announcing oracle key/)
+    expect(errorOf(() => attestOutcome(secretKey, createOracleNonce().secret, announcement, 'yes'), DlcError).message).toMatch(/not the nonce announced/)
+    const error = errorOf(() => attestOutcome(secretKey, nonce.secret, announcement, 'maybe'), DlcError)
     expect(error.code).toBe('invalid_attestation')
     expect(error.message).toMatch(/"maybe" is not one of the announced outcomes/)
   })
@@ -196,12 +197,12 @@ describe('attestations', () => {
       ['tampered s', { ...good, signatures: [tamperedS] }, 'bad_signature', /does not verify/],
     ]
     for (const [name, attestation, code, message] of cases) {
-      const error = dlcErrorOf(() => verifyOracleAttestation(attestation, announcement))
+      const error = errorOf(() => verifyOracleAttestation(attestation, announcement), DlcError)
       expect(error.code, name).toBe(code)
       expect(error.message, name).toMatch(message)
     }
-    expect(dlcCodeOf(() => verifyAttestationSignatures({ ...good, outcomes: ['yes', 'no'] }))).toBe('invalid_attestation')
-    expect(dlcCodeOf(() => verifyAttestationSignatures({ ...good, oraclePublicKey: new Uint8Array(32) }))).toBe('invalid_attestation')
+    expect(codeOf(() => verifyAttestationSignatures({ ...good, outcomes: ['yes', 'no'] }), DlcError)).toBe('invalid_attestation')
+    expect(codeOf(() => verifyAttestationSignatures({ ...good, oraclePublicKey: new Uint8Array(32) }), DlcError)).toBe('invalid_attestation')
   })
 })
 
@@ -237,12 +238,12 @@ describe('attestation points', () => {
     const { announcement } = newOracle()
     const S = attestationPoint(announcement.oraclePublicKey, announcement.event.nonces[0]!, 'yes')
     const minusS = Point.fromBytes(S).negate().toBytes(true)
-    expect(dlcErrorOf(() => oraclePairPoint(S, minusS)).message).toMatch(/cancel out/)
-    expect(dlcCodeOf(() => oraclePairPoint(S, S.subarray(1)))).toBe('malformed')
-    expect(dlcCodeOf(() => oraclePairPoint(S, concatBytes(Uint8Array.of(2), new Uint8Array(32).fill(0xff))))).toBe('malformed')
-    expect(dlcCodeOf(() => attestationPoint(new Uint8Array(32), announcement.event.nonces[0]!, 'yes'))).toBe('malformed')
-    expect(dlcCodeOf(() => attestationPoint(announcement.oraclePublicKey, new Uint8Array(31), 'yes'))).toBe('malformed')
-    expect(dlcCodeOf(() => attestationSecret({ eventId: 'e', oraclePublicKey: announcement.oraclePublicKey, signatures: [], outcomes: [] }))).toBe('invalid_attestation')
+    expect(errorOf(() => oraclePairPoint(S, minusS), DlcError).message).toMatch(/cancel out/)
+    expect(codeOf(() => oraclePairPoint(S, S.subarray(1)), DlcError)).toBe('malformed')
+    expect(codeOf(() => oraclePairPoint(S, concatBytes(Uint8Array.of(2), new Uint8Array(32).fill(0xff))), DlcError)).toBe('malformed')
+    expect(codeOf(() => attestationPoint(new Uint8Array(32), announcement.event.nonces[0]!, 'yes'), DlcError)).toBe('malformed')
+    expect(codeOf(() => attestationPoint(announcement.oraclePublicKey, new Uint8Array(31), 'yes'), DlcError)).toBe('malformed')
+    expect(codeOf(() => attestationSecret({ eventId: 'e', oraclePublicKey: announcement.oraclePublicKey, signatures: [], outcomes: [] }), DlcError)).toBe('invalid_attestation')
   })
 })
 

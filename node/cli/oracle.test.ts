@@ -2,34 +2,22 @@ import { createServer, type Server } from 'node:http'
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
-import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
-import { identify } from '@libp2p/identify'
-import { tcp } from '@libp2p/tcp'
-import { sha256 } from '@noble/hashes/sha2.js'
 import { bytesToHex } from '@noble/hashes/utils.js'
-import { createLibp2p, type Libp2p } from 'libp2p'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { OracleAnnouncementView, OracleAttestationView } from '../../api/index.js'
 import { decodeOracleMessage, verifyOracleAnnouncement, verifyOracleAttestation } from '../../dlc/index.js'
 import { genesisToJson, type Genesis } from '../../protocol/index.js'
 import {
-  generateGuardianKeys,
   generateOracleKeys,
   KeystoreError,
   oracleJournalPath,
   OracleJournalError,
-  oraclePublicInfo,
-  publicInfo,
   readOracleJournal,
   readOracleKeystore,
   TESTNET_KDF,
   writeOracleKeystore,
-  type GuardianKeys,
 } from '../keystore/index.js'
-import { oracleTopic } from '../network/index.js'
-import { testnetGenesis } from '../setup/index.js'
+import { addressOf, guardianHost, oracleTestnet, type GuardianHost } from '../oracle/test-helpers/guardian-hosts.js'
 import { ORACLE_HELP, oracleCommand, OracleCommandError } from './oracle.js'
 import { UsageError } from './usage-error.js'
 
@@ -101,12 +89,11 @@ describe('ubtc oracle keygen', () => {
 })
 
 describe('ubtc oracle announce | attest', () => {
-  let guardians: GuardianKeys[]
   let genesis: Genesis
   let genesisFile: string
   let keystore: string
   let strangerKeystore: string
-  let guardianHost: Libp2p<{ pubsub: GossipSub }>
+  let guardian0: GuardianHost
   let peer: string
   let api: Server
   let apiUrl: string
@@ -116,31 +103,20 @@ describe('ubtc oracle announce | attest', () => {
   const received: Uint8Array[] = []
 
   beforeAll(async () => {
-    guardians = await Promise.all([0, 1].map(() => generateGuardianKeys()))
-    const oracleKeys = await generateOracleKeys()
+    const net = await oracleTestnet('ubtc-oracle-cli-test', 2)
+    genesis = net.genesis
     keystore = join(dir, 'oracle-0', 'keystore.json')
-    await writeOracleKeystore(keystore, oracleKeys, PASS, { kdf: TESTNET_KDF })
+    await writeOracleKeystore(keystore, net.oracle, PASS, { kdf: TESTNET_KDF })
     strangerKeystore = join(dir, 'stranger', 'keystore.json')
     await writeOracleKeystore(strangerKeystore, await generateOracleKeys(), PASS, { kdf: TESTNET_KDF })
-    genesis = testnetGenesis(guardians.map(publicInfo), 'ubtc-oracle-cli-test', {}, undefined, [oraclePublicInfo(oracleKeys)])
     genesisFile = join(dir, 'genesis.json')
     await writeFile(genesisFile, JSON.stringify(genesisToJson(genesis)))
 
     // guardian-0: subscribed to the oracle topic, it "commits" what arrives at height 10, 11, …
-    guardianHost = await createLibp2p({
-      privateKey: guardians[0]!.p2pPrivateKey,
-      addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-      transports: [tcp()],
-      connectionEncrypters: [noise()],
-      streamMuxers: [yamux()],
-      services: {
-        identify: identify(),
-        pubsub: gossipsub({ globalSignaturePolicy: 'StrictNoSign', msgIdFn: (msg) => sha256(msg.data), fastMsgIdFn: (msg) => (msg.data === undefined ? '' : bytesToHex(sha256(msg.data))) }),
-      },
-    })
-    const topic = oracleTopic(genesis.hash)
-    guardianHost.services.pubsub.subscribe(topic)
-    guardianHost.services.pubsub.addEventListener('message', (evt) => {
+    guardian0 = await guardianHost(net.guardians[0]!.p2pPrivateKey)
+    const topic = net.topic
+    guardian0.services.pubsub.subscribe(topic)
+    guardian0.services.pubsub.addEventListener('message', (evt) => {
       if (evt.detail.topic !== topic) return
       const data = evt.detail.data
       received.push(data)
@@ -154,7 +130,7 @@ describe('ubtc oracle announce | attest', () => {
         attestations.push({ oracle: 'oracle-0', outcome: a.outcomes[0]!, signature: bytesToHex(a.signatures[0]!), attestation: bytesToHex(data), height, timeMs: Date.now() })
       }
     })
-    peer = `${guardianHost.getMultiaddrs()[0]!.toString()}`
+    peer = addressOf(guardian0)
 
     api = createServer((req, res) => {
       const prefix = '/v1/oracle/events/'
@@ -170,7 +146,7 @@ describe('ubtc oracle announce | attest', () => {
   })
 
   afterAll(async () => {
-    await guardianHost?.stop()
+    await guardian0?.stop()
     await new Promise((resolve) => api?.close(resolve))
   })
 

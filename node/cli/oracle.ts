@@ -2,7 +2,7 @@ import { access } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { bytesToHex } from '@noble/hashes/utils.js'
 import type { OracleEventView } from '../../api/index.js'
-import { announcementId, attestationId, encodeOracleAnnouncement, encodeOracleAttestation, encodeOracleMessage } from '../../dlc/index.js'
+import { announcementId, attestationId, encodeOracleMessage, type OracleMessage } from '../../dlc/index.js'
 import { CodedError, type Genesis, type OracleInfo } from '../../protocol/index.js'
 import { loadGenesis } from '../guardian/load-genesis.js'
 import {
@@ -15,6 +15,7 @@ import {
   readOracleKeystorePublic,
   readPassphrase,
   writeOracleKeystore,
+  type KdfParams,
 } from '../keystore/index.js'
 import { OraclePublishError, parseGuardianPeers, publishOracleMessage } from '../oracle/index.js'
 import { CommandError, parseFlags, positiveInteger, UsageError } from './usage-error.js'
@@ -188,39 +189,11 @@ async function announce(argv: readonly string[], env: NodeJS.ProcessEnv, out: Ou
   const maturity = parseMaturity(flags.maturity)
 
   const ctx = await prepare(common)
-  const passphrase = await readPassphrase(passphraseSource(ctx.passphraseFile, env))
-  const { keys, kdf } = await readOracleKeystore(ctx.keystore, passphrase)
-  let result: Awaited<ReturnType<typeof journalAnnounce>>
-  try {
-    result = await journalAnnounce(oracleJournalPath(ctx.keystore), passphrase, keys.oracleSecretKey, { eventId: ctx.eventId, outcomes, maturity }, { kdf })
-  } finally {
-    keys.oracleSecretKey.fill(0)
-  }
-  const { announcement, stored } = result
-  const hex = bytesToHex(encodeOracleAnnouncement(announcement))
-  const sent = await publishOracleMessage({ genesis: ctx.genesis, p2pPrivateKey: keys.p2pPrivateKey, peers: ctx.peers, data: encodeOracleMessage({ kind: 'announcement', announcement }), timeoutMs: ctx.timeoutMs })
-  const line: Record<string, unknown> = {
-    eventId: ctx.eventId,
-    oracle: ctx.oracle.name,
-    publicKey: bytesToHex(announcement.oraclePublicKey),
-    outcomes: announcement.event.outcomes,
-    maturity: announcement.event.maturity,
-    nonce: bytesToHex(announcement.event.nonces[0] ?? new Uint8Array()),
-    announcement: hex,
-    id: announcementId(announcement),
-    republished: stored,
-    recipients: sent.recipients,
-    guardians: sent.guardians,
-  }
-  if (ctx.api !== undefined) {
-    line.height = await waitCommitted(ctx.api, ctx.eventId, ctx.timeoutMs, 'announcement', (event) => {
-      const mine = event.announcements.find((a) => a.oracle === ctx.oracle.name)
-      if (mine === undefined) return undefined
-      if (mine.announcement !== hex) throw conflict('an announcement', ctx.oracle.name, ctx.eventId, mine.announcement, hex)
-      return mine.height
-    })
-  }
-  out(JSON.stringify(line))
+  await journalAndPublish(ctx, env, out, async (passphrase, oracleSecretKey, kdf) => {
+    const { announcement, stored } = await journalAnnounce(oracleJournalPath(ctx.keystore), passphrase, oracleSecretKey, { eventId: ctx.eventId, outcomes, maturity }, { kdf })
+    const fields = { outcomes: announcement.event.outcomes, maturity: announcement.event.maturity, nonce: bytesToHex(announcement.event.nonces[0] ?? new Uint8Array()) }
+    return { message: { kind: 'announcement', announcement }, stored, fields }
+  })
 }
 
 async function attest(argv: readonly string[], env: NodeJS.ProcessEnv, out: Out): Promise<void> {
@@ -230,33 +203,56 @@ async function attest(argv: readonly string[], env: NodeJS.ProcessEnv, out: Out)
   if (outcome === undefined || outcome === '') throw new UsageError('--outcome O is required')
 
   const ctx = await prepare(common)
+  await journalAndPublish(ctx, env, out, async (passphrase, oracleSecretKey) => {
+    const { attestation, stored } = await journalAttest(oracleJournalPath(ctx.keystore), passphrase, oracleSecretKey, ctx.eventId, outcome)
+    return { message: { kind: 'attestation', attestation }, stored, fields: { outcome } }
+  })
+}
+
+/**
+ * What announce and attest share once their flags are checked: unlocks the keystore, lets
+ * `journal` record the message under the oracle key (zeroed afterwards) — or find it stored —,
+ * publishes it to the guardians and, with --api, waits until the network has committed it.
+ * Prints one JSON line: the event, the oracle, the message's own `fields`, the message (hex) and
+ * its id, whether it was re-published, its recipients, and the committed height.
+ */
+async function journalAndPublish(
+  ctx: Common & { oracle: OracleInfo },
+  env: NodeJS.ProcessEnv,
+  out: Out,
+  journal: (passphrase: string, oracleSecretKey: Uint8Array, kdf: KdfParams) => Promise<{ message: OracleMessage; stored: boolean; fields: Record<string, unknown> }>,
+): Promise<void> {
   const passphrase = await readPassphrase(passphraseSource(ctx.passphraseFile, env))
-  const { keys } = await readOracleKeystore(ctx.keystore, passphrase)
-  let result: Awaited<ReturnType<typeof journalAttest>>
+  const { keys, kdf } = await readOracleKeystore(ctx.keystore, passphrase)
+  let journaled: Awaited<ReturnType<typeof journal>>
   try {
-    result = await journalAttest(oracleJournalPath(ctx.keystore), passphrase, keys.oracleSecretKey, ctx.eventId, outcome)
+    journaled = await journal(passphrase, keys.oracleSecretKey, kdf)
   } finally {
     keys.oracleSecretKey.fill(0)
   }
-  const { attestation, stored } = result
-  const hex = bytesToHex(encodeOracleAttestation(attestation))
-  const sent = await publishOracleMessage({ genesis: ctx.genesis, p2pPrivateKey: keys.p2pPrivateKey, peers: ctx.peers, data: encodeOracleMessage({ kind: 'attestation', attestation }), timeoutMs: ctx.timeoutMs })
+  const { message, stored, fields } = journaled
+  const what = message.kind
+  const { oraclePublicKey } = message.kind === 'announcement' ? message.announcement : message.attestation
+  const id = message.kind === 'announcement' ? announcementId(message.announcement) : attestationId(message.attestation)
+  const data = encodeOracleMessage(message)
+  const hex = bytesToHex(data)
+  const sent = await publishOracleMessage({ genesis: ctx.genesis, p2pPrivateKey: keys.p2pPrivateKey, peers: ctx.peers, data, timeoutMs: ctx.timeoutMs })
   const line: Record<string, unknown> = {
     eventId: ctx.eventId,
     oracle: ctx.oracle.name,
-    publicKey: bytesToHex(attestation.oraclePublicKey),
-    outcome,
-    attestation: hex,
-    id: attestationId(attestation),
+    publicKey: bytesToHex(oraclePublicKey),
+    ...fields,
+    [what]: hex,
+    id,
     republished: stored,
     recipients: sent.recipients,
     guardians: sent.guardians,
   }
   if (ctx.api !== undefined) {
-    line.height = await waitCommitted(ctx.api, ctx.eventId, ctx.timeoutMs, 'attestation', (event) => {
-      const mine = event.attestations.find((a) => a.oracle === ctx.oracle.name)
+    line.height = await waitCommitted(ctx.api, ctx.eventId, ctx.timeoutMs, what, (event) => {
+      const mine = committedBy(event, what, ctx.oracle.name)
       if (mine === undefined) return undefined
-      if (mine.attestation !== hex) throw conflict('an attestation', ctx.oracle.name, ctx.eventId, mine.attestation, hex)
+      if (mine.hex !== hex) throw conflict(`an ${what}`, ctx.oracle.name, ctx.eventId, mine.hex, hex)
       return mine.height
     })
   }
@@ -296,6 +292,16 @@ async function waitCommitted(api: URL, eventId: string, timeoutMs: number, what:
     }
     await new Promise((done) => setTimeout(done, POLL_MS))
   }
+}
+
+/** The announcement or attestation of `oracle` in the guardian's view of the event, if committed. */
+function committedBy(event: OracleEventView, what: OracleMessage['kind'], oracle: string): { hex: string; height: number } | undefined {
+  if (what === 'announcement') {
+    const mine = event.announcements.find((a) => a.oracle === oracle)
+    return mine === undefined ? undefined : { hex: mine.announcement, height: mine.height }
+  }
+  const mine = event.attestations.find((a) => a.oracle === oracle)
+  return mine === undefined ? undefined : { hex: mine.attestation, height: mine.height }
 }
 
 function conflict(what: string, oracle: string, eventId: string, committed: string, ours: string): OracleCommandError {

@@ -1,9 +1,6 @@
 import { createCipheriv, createDecipheriv, randomBytes, scrypt } from 'node:crypto'
 import { chmod, link, lstat, mkdir, open, readFile, rename, unlink } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
-import { privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
-import type { PrivateKey } from '@libp2p/interface'
-import { peerIdFromString } from '@libp2p/peer-id'
 import { errnoCode, ioError, KeystoreError } from './errors.js'
 
 /**
@@ -14,9 +11,10 @@ import { errnoCode, ioError, KeystoreError } from './errors.js'
  * "ciphertext": hex, "tag": hex16 }` under the key scrypt(passphrase as UTF-8, salt), and which
  * is written atomically with mode 0600.
  *
- * Each file's own layout, AAD and plaintext stay with its module; this one only knows the
- * scheme. Errors are KeystoreErrors whose messages name the file as `${kind} ${path}` (kind:
- * "keystore", "share file"), never its content or the passphrase.
+ * Each file's own layout, AAD and plaintext stay with its module (the guardian and oracle
+ * keystores share theirs: sealed-keystore.ts); this one only knows the scheme. Errors are
+ * KeystoreErrors whose messages name the file as `${kind} ${path}` (kind: "keystore", "share
+ * file"), never its content or the passphrase.
  */
 
 export interface KdfParams {
@@ -332,174 +330,6 @@ export async function atomicWrite(
     throw ioError(`install ${kind}`, path, err)
   }
   await syncDir(dir)
-}
-
-// --- single-box keystores -------------------------------------------------------------------
-
-/**
- * A keystore file holding one sealed box of secrets (the guardian and oracle keystores):
- *
- *   { "format", "version", "public": { …string fields… },
- *     "crypto": { "kdf", "kdfparams", "cipher", "iv", "ciphertext", "tag" } }
- *
- * The AAD is the UTF-8 JSON `{"format","version","public":{…}}` with the public fields in
- * `publicFields` order, so editing the public section (or format/version) breaks
- * authentication; kdfparams need not be in it: changing them changes the key.
- */
-export interface SealedKeystoreLayout<Keys, Public extends Readonly<Record<keyof Public, string>>> {
-  readonly format: string
-  readonly version: number
-  /** What the file is called in error messages. */
-  readonly kind: string
-  readonly publicFields: readonly (keyof Public & string)[]
-  readonly maxCiphertextBytes: number
-  readonly maxFileBytes: number
-  /** The public part of `keys`; RangeError (a caller bug) if they are invalid. */
-  publicOf(keys: Keys): Public
-  /** The `public` object (its fields already checked present and alone), strictly: 'corrupt' via `fields`. */
-  parsePublic(fields: JsonFields, pub: JsonObject): Public
-  /** The plaintext of the box; the caller zeroes it. */
-  encodeSecrets(keys: Keys): Buffer
-  /** The keys of an authenticated plaintext ('corrupt' via `fields`); zeroes its own copies. */
-  decodeSecrets(fields: JsonFields, plaintext: Buffer): Keys
-}
-
-/**
- * Encrypts `keys` into a new keystore at `path`. The file appears atomically with mode 0600;
- * an existing file is left untouched ('exists') unless `overwrite` is set.
- */
-export async function writeSealedKeystore<Keys, Public extends Readonly<Record<keyof Public, string>>>(
-  layout: SealedKeystoreLayout<Keys, Public>,
-  path: string,
-  keys: Keys,
-  passphrase: string,
-  opts: { kdf?: KdfParams; overwrite?: boolean },
-): Promise<Public> {
-  checkPassphrase(layout.kind, path, passphrase)
-  const kdf = opts.kdf ?? DEFAULT_KDF
-  checkKdf(layout.kind, kdf)
-  const overwrite = opts.overwrite === true
-  const pub = layout.publicOf(keys)
-  const exists = (): KeystoreError => new KeystoreError('exists', `${layout.kind} ${path} already exists (refusing to overwrite)`, { path })
-  // Fail before the expensive KDF; the no-clobber link below is what actually guarantees it.
-  if (!overwrite && (await pathExists(path))) throw exists()
-
-  const salt = randomSalt()
-  const plaintext = layout.encodeSecrets(keys)
-  const key = await deriveKey(passphrase, salt, kdf)
-  let sealed: Sealed
-  try {
-    sealed = seal(key, keystoreAad(layout, pub), plaintext)
-  } finally {
-    key.fill(0)
-    plaintext.fill(0)
-  }
-
-  const doc = {
-    format: layout.format,
-    version: layout.version,
-    public: orderedPublic(layout, pub),
-    crypto: { ...cryptoHeaderJson(kdf, salt), ...sealedJson(sealed) },
-  }
-  await atomicWrite(layout.kind, path, `${JSON.stringify(doc, null, 2)}\n`, { replace: overwrite, exists })
-  return pub
-}
-
-/**
- * Decrypts the keystore; the returned public part is re-derived from the keys and must match the
- * file's. `kdf` is the file's scrypt parameters (files kept beside it may reuse them).
- */
-export async function readSealedKeystore<Keys, Public extends Readonly<Record<keyof Public, string>>>(
-  layout: SealedKeystoreLayout<Keys, Public>,
-  path: string,
-  passphrase: string,
-): Promise<{ keys: Keys; public: Public; kdf: KdfParams }> {
-  const file = await loadSealedKeystore(layout, path)
-  const key = await deriveKey(passphrase, file.salt, file.kdf)
-  let plaintext: Buffer
-  try {
-    plaintext = unseal(layout.kind, path, key, keystoreAad(layout, file.public), file.sealed)
-  } finally {
-    key.fill(0)
-  }
-  let keys: Keys
-  try {
-    keys = layout.decodeSecrets(new JsonFields(layout.kind, path), plaintext)
-  } finally {
-    plaintext.fill(0)
-  }
-  const derived = layout.publicOf(keys)
-  for (const field of layout.publicFields) {
-    if (derived[field] !== file.public[field]) {
-      throw corrupt(layout.kind, path, `public.${field} does not match the encrypted private keys`)
-    }
-  }
-  return { keys, public: derived, kdf: file.kdf }
-}
-
-/**
- * The public section, without the passphrase: checked structurally, but only authenticated by
- * a successful readSealedKeystore.
- */
-export async function readSealedKeystorePublic<Keys, Public extends Readonly<Record<keyof Public, string>>>(layout: SealedKeystoreLayout<Keys, Public>, path: string): Promise<Public> {
-  return (await loadSealedKeystore(layout, path)).public
-}
-
-async function loadSealedKeystore<Keys, Public extends Readonly<Record<keyof Public, string>>>(
-  layout: SealedKeystoreLayout<Keys, Public>,
-  path: string,
-): Promise<{ public: Public; kdf: KdfParams; salt: Buffer; sealed: Sealed }> {
-  const json = await readJsonFile(layout.kind, path, layout.maxFileBytes)
-  if (json === undefined) throw new KeystoreError('not_found', `${layout.kind} ${path} does not exist`, { path })
-  const fields = new JsonFields(layout.kind, path)
-  const top = fields.document(json, layout.format, layout.version, ['public', 'crypto'])
-  const pub = layout.parsePublic(fields, fields.object(top.public, 'public', layout.publicFields))
-  const crypto = fields.object(top.crypto, 'crypto', ['kdf', 'kdfparams', 'cipher', 'iv', 'ciphertext', 'tag'])
-  const { kdf, salt } = fields.cryptoHeader(crypto)
-  return { public: pub, kdf, salt, sealed: fields.sealed(crypto, 'crypto', layout.maxCiphertextBytes) }
-}
-
-/** The public fields in layout order: the file and the AAD do not depend on the caller's object layout. */
-function orderedPublic<Public extends Readonly<Record<keyof Public, string>>>(layout: SealedKeystoreLayout<unknown, Public>, pub: Public): Record<string, string> {
-  return Object.fromEntries(layout.publicFields.map((field): [string, string] => [field, pub[field]]))
-}
-
-function keystoreAad<Public extends Readonly<Record<keyof Public, string>>>(layout: SealedKeystoreLayout<unknown, Public>, pub: Public): Buffer {
-  return Buffer.from(JSON.stringify({ format: layout.format, version: layout.version, public: orderedPublic(layout, pub) }), 'utf8')
-}
-
-// --- libp2p keys (every keystore holds the node's transport identity) ----------------------
-
-/** Whether `text` is the canonical string of an Ed25519 peer id. */
-export function isEd25519PeerId(text: string): boolean {
-  try {
-    const id = peerIdFromString(text)
-    return id.type === 'Ed25519' && id.toString() === text
-  } catch {
-    return false
-  }
-}
-
-/** The libp2p protobuf encoding of an Ed25519 key, lower-case hex; RangeError for any other key type. */
-export function p2pKeyHex(key: PrivateKey): string {
-  if (key.type !== 'Ed25519') throw new RangeError('p2p key must be Ed25519')
-  return Buffer.from(privateKeyToProtobuf(key)).toString('hex')
-}
-
-/** The Ed25519 key of its protobuf bytes (zeroed afterwards); 'corrupt' naming `where` otherwise. */
-export function p2pKeyFromBytes(fields: JsonFields, bytes: Buffer, where: string): PrivateKey {
-  try {
-    let key: PrivateKey
-    try {
-      key = privateKeyFromProtobuf(bytes)
-    } catch {
-      throw fields.corrupt(`${where} is not a libp2p private key`)
-    }
-    if (key.type !== 'Ed25519') throw fields.corrupt(`${where} is not an Ed25519 key`)
-    return key
-  } finally {
-    bytes.fill(0)
-  }
 }
 
 /** Makes the rename durable across a crash. Best effort: not every platform can fsync a directory. */

@@ -1,62 +1,29 @@
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import {
   generateGuardianKeys,
-  KeystoreError,
-  type KeystoreErrorCode,
   publicInfo,
   readKeystore,
   readKeystorePublic,
   readPassphrase,
   TESTNET_KDF,
   writeKeystore,
-  type GuardianKeys,
 } from './index.js'
+import { keystoreFiles, tamper } from './test-helpers/keystore-files.js'
 
 const PASS = 'correct horse battery staple'
-let dir: string
-let counter = 0
-const fresh = (): string => join(dir, `k${counter++}`, 'guardian.json')
-
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'ubtc-keystore-'))
+const files = keystoreFiles({
+  prefix: 'ubtc-keystore-',
+  fileName: 'guardian.json',
+  passphrase: PASS,
+  secrets: ['short', 'wrong passphrase!', 'from-env-secret', 'from-file-secret'],
+  generate: generateGuardianKeys,
+  write: writeKeystore,
 })
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true })
-})
-
-/** Awaits a rejection, asserts it is a KeystoreError with `code` and leaks no secret. */
-async function expectKeystoreError(promise: Promise<unknown>, code: KeystoreErrorCode): Promise<KeystoreError> {
-  const err: unknown = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  )
-  expect(err).toBeInstanceOf(KeystoreError)
-  const ke = err as KeystoreError
-  expect(ke.code).toBe(code)
-  for (const secret of [PASS, 'short', 'wrong passphrase!', 'from-env-secret', 'from-file-secret']) {
-    expect(ke.message).not.toContain(secret)
-  }
-  return ke
-}
-
-async function writeFresh(keys?: GuardianKeys): Promise<{ path: string; keys: GuardianKeys }> {
-  const k = keys ?? (await generateGuardianKeys())
-  const path = fresh()
-  await writeKeystore(path, k, PASS, { kdf: TESTNET_KDF })
-  return { path, keys: k }
-}
-
-/** Rewrites the keystore JSON through `edit`. */
-async function tamper(path: string, edit: (doc: { public: Record<string, unknown>; crypto: Record<string, unknown> & { kdfparams: Record<string, unknown> } } & Record<string, unknown>) => void): Promise<void> {
-  const doc = JSON.parse(await readFile(path, 'utf8'))
-  edit(doc)
-  await writeFile(path, JSON.stringify(doc))
-}
+const { fresh, writeFresh, expectKeystoreError } = files
 
 describe('keystore', () => {
   it('round-trips both keys and exposes public info without the passphrase', async () => {
@@ -118,7 +85,7 @@ describe('keystore', () => {
   })
 
   it('reports a missing file as not_found', async () => {
-    const path = join(dir, 'nope.json')
+    const path = join(files.dir, 'nope.json')
     const err = await expectKeystoreError(readKeystore(path, PASS), 'not_found')
     expect(err.message).toContain(path)
     await expectKeystoreError(readKeystorePublic(path), 'not_found')
@@ -223,7 +190,7 @@ describe('keystore', () => {
 
 describe('readPassphrase', () => {
   it('reads a file and strips one trailing newline', async () => {
-    const file = join(dir, 'pass-lf')
+    const file = join(files.dir, 'pass-lf')
     await writeFile(file, 'from-file-secret\n')
     expect(await readPassphrase({ file, env: { UBTC_PASSPHRASE: 'from-env-secret' } })).toBe('from-file-secret')
     await writeFile(file, 'from-file-secret\r\n')
@@ -243,9 +210,9 @@ describe('readPassphrase', () => {
   })
 
   it('an empty file is no passphrase; a missing one is not_found', async () => {
-    const file = join(dir, 'pass-empty')
+    const file = join(files.dir, 'pass-empty')
     await writeFile(file, '\n')
     await expectKeystoreError(readPassphrase({ file, env: { UBTC_PASSPHRASE: 'from-env-secret' } }), 'no_passphrase')
-    await expectKeystoreError(readPassphrase({ file: join(dir, 'pass-missing'), env: {} }), 'not_found')
+    await expectKeystoreError(readPassphrase({ file: join(files.dir, 'pass-missing'), env: {} }), 'not_found')
   })
 })

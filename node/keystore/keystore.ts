@@ -1,6 +1,5 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { bytesToHex } from '@noble/hashes/utils.js'
 import {
   generateVotePrivateKey,
@@ -9,17 +8,8 @@ import {
   voteAddress,
   votePublicKey,
 } from '../../protocol/index.js'
-import {
-  isEd25519PeerId,
-  p2pKeyFromBytes,
-  p2pKeyHex,
-  readSealedKeystore,
-  readSealedKeystorePublic,
-  writeSealedKeystore,
-  type JsonFields,
-  type KdfParams,
-  type SealedKeystoreLayout,
-} from './encrypted-file.js'
+import type { JsonFields } from './encrypted-file.js'
+import { p2pPeerId, parsePublicPeerId, sealedKeystore } from './sealed-keystore.js'
 
 /**
  * Encrypted guardian keystore: one JSON file holding both guardian keys.
@@ -41,17 +31,9 @@ import {
  *
  * All hex is lower case with no 0x prefix (except `address`). Parsing is strict: unknown or
  * missing fields, wrong types or lengths are 'corrupt', before any scrypt work is spent. The
- * layout and scheme (scrypt, AES-256-GCM, atomic 0600 writes) are shared with the oracle
- * keystore and the share file: see encrypted-file.ts.
+ * layout and its flows are shared with the oracle keystore (sealed-keystore.ts), the scheme
+ * (scrypt, AES-256-GCM, atomic 0600 writes) also with the share file (encrypted-file.ts).
  */
-
-const FORMAT = 'ubtc-guardian-keystore'
-const VERSION = 1
-/** What the file is called in error messages. */
-const KIND = 'keystore'
-/** The plaintext is ~230 bytes; anything far bigger was not written by us. */
-const MAX_CIPHERTEXT_BYTES = 1024
-const MAX_FILE_BYTES = 64 * 1024
 
 export interface GuardianKeys {
   readonly votePrivateKey: Uint8Array
@@ -73,53 +55,37 @@ export async function generateGuardianKeys(): Promise<GuardianKeys> {
 
 export function publicInfo(keys: GuardianKeys): KeystorePublic {
   if (!isVotePrivateKey(keys.votePrivateKey)) throw new RangeError('invalid vote private key')
-  if (keys.p2pPrivateKey.type !== 'Ed25519') throw new RangeError('p2p key must be Ed25519')
+  const peerId = p2pPeerId(keys.p2pPrivateKey)
   const pub = votePublicKey(keys.votePrivateKey)
-  return {
-    votePublicKey: bytesToHex(pub),
-    address: voteAddress(pub),
-    peerId: peerIdFromPrivateKey(keys.p2pPrivateKey).toString(),
-  }
+  return { votePublicKey: bytesToHex(pub), address: voteAddress(pub), peerId }
 }
+
+const KEYSTORE = sealedKeystore<GuardianKeys, KeystorePublic>({
+  format: 'ubtc-guardian-keystore',
+  version: 1,
+  kind: 'keystore',
+  publicFields: ['votePublicKey', 'address', 'peerId'],
+  secret: { field: 'vote', name: 'private key', valid: isVotePrivateKey },
+  secretOf: (keys) => keys.votePrivateKey,
+  keysOf: (votePrivateKey, p2pPrivateKey) => ({ votePrivateKey, p2pPrivateKey }),
+  publicOf: publicInfo,
+  parsePublic,
+})
 
 /**
  * Encrypts `keys` into a new keystore at `path`. The file appears atomically with mode 0600;
  * an existing file is left untouched ('exists') unless `overwrite` is set.
  */
-export function writeKeystore(
-  path: string,
-  keys: GuardianKeys,
-  passphrase: string,
-  opts: { kdf?: KdfParams; overwrite?: boolean } = {},
-): Promise<KeystorePublic> {
-  return writeSealedKeystore(LAYOUT, path, keys, passphrase, opts)
-}
+export const writeKeystore = KEYSTORE.write
 
 /** Decrypts the keystore; the returned public info is re-derived from the private keys. */
-export function readKeystore(path: string, passphrase: string): Promise<{ keys: GuardianKeys; public: KeystorePublic }> {
-  return readSealedKeystore(LAYOUT, path, passphrase)
-}
+export const readKeystore = KEYSTORE.read
 
 /**
  * The public section, without the passphrase. It is checked for internal consistency (the
  * address matches the vote key) but is only authenticated by a successful readKeystore.
  */
-export function readKeystorePublic(path: string): Promise<KeystorePublic> {
-  return readSealedKeystorePublic(LAYOUT, path)
-}
-
-const LAYOUT: SealedKeystoreLayout<GuardianKeys, KeystorePublic> = {
-  format: FORMAT,
-  version: VERSION,
-  kind: KIND,
-  publicFields: ['votePublicKey', 'address', 'peerId'],
-  maxCiphertextBytes: MAX_CIPHERTEXT_BYTES,
-  maxFileBytes: MAX_FILE_BYTES,
-  publicOf: publicInfo,
-  parsePublic,
-  encodeSecrets: (keys) => Buffer.from(JSON.stringify({ vote: bytesToHex(keys.votePrivateKey), p2p: p2pKeyHex(keys.p2pPrivateKey) }), 'utf8'),
-  decodeSecrets,
-}
+export const readKeystorePublic = KEYSTORE.readPublic
 
 function parsePublic(fields: JsonFields, pub: Record<string, unknown>): KeystorePublic {
   const votePub = fields.hex(pub, 'public', 'votePublicKey', 33, 33)
@@ -127,23 +93,5 @@ function parsePublic(fields: JsonFields, pub: Record<string, unknown>): Keystore
   const address = fields.string(pub, 'public', 'address')
   if (!/^0x[0-9a-f]{40}$/.test(address)) throw fields.corrupt('public.address is not a lower-case 0x address')
   if (address !== voteAddress(votePub)) throw fields.corrupt('public.address does not match public.votePublicKey')
-  const peerId = fields.string(pub, 'public', 'peerId')
-  if (!isEd25519PeerId(peerId)) throw fields.corrupt('public.peerId is not an Ed25519 peer id')
-  return { votePublicKey: bytesToHex(votePub), address, peerId }
-}
-
-function decodeSecrets(fields: JsonFields, plaintext: Buffer): GuardianKeys {
-  // Authenticated, so only a buggy writer gets here with bad content; still, never trust it blindly.
-  const json = fields.parse(plaintext.toString('utf8'), 'encrypted payload is not valid JSON')
-  const obj = fields.object(json, 'payload', ['vote', 'p2p'])
-  const vote = fields.hex(obj, 'payload', 'vote', 32, 32)
-  const p2p = fields.hex(obj, 'payload', 'p2p', 1, MAX_CIPHERTEXT_BYTES)
-  try {
-    const votePrivateKey = new Uint8Array(vote)
-    if (!isVotePrivateKey(votePrivateKey)) throw fields.corrupt('payload.vote is not a valid secp256k1 private key')
-    return { votePrivateKey, p2pPrivateKey: p2pKeyFromBytes(fields, p2p, 'payload.p2p') }
-  } finally {
-    vote.fill(0)
-    p2p.fill(0)
-  }
+  return { votePublicKey: bytesToHex(votePub), address, peerId: parsePublicPeerId(fields, pub) }
 }

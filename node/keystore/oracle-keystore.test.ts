@@ -1,62 +1,24 @@
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { schnorr } from '@noble/curves/secp256k1.js'
 import { bytesToHex } from '@noble/hashes/utils.js'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import {
   generateOracleKeys,
-  KeystoreError,
   oraclePublicInfo,
   readKeystore,
   readOracleKeystore,
   readOracleKeystorePublic,
   TESTNET_KDF,
   writeOracleKeystore,
-  type KeystoreErrorCode,
-  type OracleKeys,
 } from './index.js'
+import { keystoreFiles, tamper, type KeystoreDoc } from './test-helpers/keystore-files.js'
 
 const PASS = 'oracle passphrase 1'
-let dir: string
-let counter = 0
-const fresh = (): string => join(dir, `o${counter++}`, 'oracle.json')
-
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'ubtc-oracle-keystore-'))
-})
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true })
-})
-
-async function expectKeystoreError(promise: Promise<unknown>, code: KeystoreErrorCode): Promise<KeystoreError> {
-  const err: unknown = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  )
-  expect(err).toBeInstanceOf(KeystoreError)
-  const ke = err as KeystoreError
-  expect(ke.code).toBe(code)
-  expect(ke.message).not.toContain(PASS)
-  return ke
-}
-
-async function writeFresh(keys?: OracleKeys): Promise<{ path: string; keys: OracleKeys }> {
-  const k = keys ?? (await generateOracleKeys())
-  const path = fresh()
-  await writeOracleKeystore(path, k, PASS, { kdf: TESTNET_KDF })
-  return { path, keys: k }
-}
-
-type Doc = { public: Record<string, unknown>; crypto: Record<string, unknown> } & Record<string, unknown>
-
-async function tamper(path: string, edit: (doc: Doc) => void): Promise<void> {
-  const doc = JSON.parse(await readFile(path, 'utf8')) as Doc
-  edit(doc)
-  await writeFile(path, JSON.stringify(doc))
-}
+const files = keystoreFiles({ prefix: 'ubtc-oracle-keystore-', fileName: 'oracle.json', passphrase: PASS, generate: generateOracleKeys, write: writeOracleKeystore })
+const { fresh, writeFresh, expectKeystoreError } = files
 
 describe('oracle keystore', () => {
   it('round-trips both keys; the public part is the BIP-340 x-only key and the peer id', async () => {
@@ -75,7 +37,7 @@ describe('oracle keystore', () => {
     expect(await readOracleKeystorePublic(path)).toEqual(written)
 
     const text = await readFile(path, 'utf8')
-    const doc = JSON.parse(text) as Doc
+    const doc = JSON.parse(text) as KeystoreDoc
     expect(doc.format).toBe('ubtc-oracle-keystore')
     expect(doc.version).toBe(1)
     expect(Object.keys(doc.public)).toEqual(['publicKey', 'peerId'])
@@ -141,7 +103,7 @@ describe('oracle keystore', () => {
   })
 
   describe('strict parsing', () => {
-    const cases: Array<[string, (doc: Doc) => void, string]> = [
+    const cases: Array<[string, (doc: KeystoreDoc) => void, string]> = [
       ['an unknown top-level field', (doc) => void (doc.extra = 1), 'unexpected field extra'],
       ['an unknown public field', (doc) => void (doc.public.name = 'oracle'), 'unexpected field public.name'],
       ['a missing public field', (doc) => void delete doc.public.peerId, 'missing field public.peerId'],
@@ -162,7 +124,7 @@ describe('oracle keystore', () => {
       const { path } = await writeFresh()
       await writeFile(path, '{"format":')
       await expectKeystoreError(readOracleKeystorePublic(path), 'corrupt')
-      await expectKeystoreError(readOracleKeystore(join(dir, 'missing.json'), PASS), 'not_found')
+      await expectKeystoreError(readOracleKeystore(join(files.dir, 'missing.json'), PASS), 'not_found')
     })
 
     it('a guardian keystore is not an oracle keystore, nor the reverse', async () => {

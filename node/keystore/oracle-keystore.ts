@@ -1,24 +1,14 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { schnorr, secp256k1 } from '@noble/curves/secp256k1.js'
 import { bytesToNumberBE } from '@noble/curves/utils.js'
 import { bytesToHex } from '@noble/hashes/utils.js'
-import {
-  isEd25519PeerId,
-  p2pKeyFromBytes,
-  p2pKeyHex,
-  readSealedKeystore,
-  readSealedKeystorePublic,
-  writeSealedKeystore,
-  type JsonFields,
-  type KdfParams,
-  type SealedKeystoreLayout,
-} from './encrypted-file.js'
+import type { JsonFields } from './encrypted-file.js'
+import { p2pPeerId, parsePublicPeerId, sealedKeystore } from './sealed-keystore.js'
 
 /**
  * Encrypted oracle keystore: one JSON file holding the oracle's two keys, laid out exactly as
- * the guardian keystore (see keystore.ts and encrypted-file.ts):
+ * the guardian keystore (see keystore.ts and sealed-keystore.ts):
  *
  *   {
  *     "format": "ubtc-oracle-keystore", "version": 1,
@@ -37,13 +27,6 @@ import {
  * The oracle's nonces live in its journal beside this file (oracle-journal.ts), not here.
  */
 
-const FORMAT = 'ubtc-oracle-keystore'
-const VERSION = 1
-/** What the file is called in error messages. */
-const KIND = 'oracle keystore'
-/** The plaintext is ~230 bytes; anything far bigger was not written by us. */
-const MAX_CIPHERTEXT_BYTES = 1024
-const MAX_FILE_BYTES = 64 * 1024
 const SECRET_BYTES = 32
 
 export interface OracleKeys {
@@ -66,51 +49,36 @@ export async function generateOracleKeys(): Promise<OracleKeys> {
 /** The public part of `keys`: what an operator lists in genesis.oracles. */
 export function oraclePublicInfo(keys: OracleKeys): OracleKeystorePublic {
   if (!isOracleSecretKey(keys.oracleSecretKey)) throw new RangeError('invalid oracle secret key')
-  if (keys.p2pPrivateKey.type !== 'Ed25519') throw new RangeError('p2p key must be Ed25519')
-  return {
-    publicKey: bytesToHex(schnorr.getPublicKey(keys.oracleSecretKey)),
-    peerId: peerIdFromPrivateKey(keys.p2pPrivateKey).toString(),
-  }
+  const peerId = p2pPeerId(keys.p2pPrivateKey)
+  return { publicKey: bytesToHex(schnorr.getPublicKey(keys.oracleSecretKey)), peerId }
 }
+
+const KEYSTORE = sealedKeystore<OracleKeys, OracleKeystorePublic>({
+  format: 'ubtc-oracle-keystore',
+  version: 1,
+  kind: 'oracle keystore',
+  publicFields: ['publicKey', 'peerId'],
+  secret: { field: 'oracle', name: 'secret key', valid: isOracleSecretKey },
+  secretOf: (keys) => keys.oracleSecretKey,
+  keysOf: (oracleSecretKey, p2pPrivateKey) => ({ oracleSecretKey, p2pPrivateKey }),
+  publicOf: oraclePublicInfo,
+  parsePublic,
+})
 
 /**
  * Encrypts `keys` into a new oracle keystore at `path` (mode 0600, atomic); an existing file is
  * left untouched ('exists') unless `overwrite` is set.
  */
-export function writeOracleKeystore(
-  path: string,
-  keys: OracleKeys,
-  passphrase: string,
-  opts: { kdf?: KdfParams; overwrite?: boolean } = {},
-): Promise<OracleKeystorePublic> {
-  return writeSealedKeystore(LAYOUT, path, keys, passphrase, opts)
-}
+export const writeOracleKeystore = KEYSTORE.write
 
 /**
  * Decrypts the oracle keystore; the returned public info is re-derived from the private keys.
  * `kdf` is the keystore's scrypt parameters: the oracle's journal is created with the same.
  */
-export function readOracleKeystore(path: string, passphrase: string): Promise<{ keys: OracleKeys; public: OracleKeystorePublic; kdf: KdfParams }> {
-  return readSealedKeystore(LAYOUT, path, passphrase)
-}
+export const readOracleKeystore = KEYSTORE.read
 
 /** The public section, without the passphrase; only authenticated by a successful readOracleKeystore. */
-export function readOracleKeystorePublic(path: string): Promise<OracleKeystorePublic> {
-  return readSealedKeystorePublic(LAYOUT, path)
-}
-
-const LAYOUT: SealedKeystoreLayout<OracleKeys, OracleKeystorePublic> = {
-  format: FORMAT,
-  version: VERSION,
-  kind: KIND,
-  publicFields: ['publicKey', 'peerId'],
-  maxCiphertextBytes: MAX_CIPHERTEXT_BYTES,
-  maxFileBytes: MAX_FILE_BYTES,
-  publicOf: oraclePublicInfo,
-  parsePublic,
-  encodeSecrets: (keys) => Buffer.from(JSON.stringify({ oracle: bytesToHex(keys.oracleSecretKey), p2p: p2pKeyHex(keys.p2pPrivateKey) }), 'utf8'),
-  decodeSecrets,
-}
+export const readOracleKeystorePublic = KEYSTORE.readPublic
 
 function isOracleSecretKey(key: Uint8Array): boolean {
   return key.length === SECRET_BYTES && secp256k1.utils.isValidSecretKey(key)
@@ -128,23 +96,5 @@ function isXOnlyKey(key: Uint8Array): boolean {
 function parsePublic(fields: JsonFields, pub: Record<string, unknown>): OracleKeystorePublic {
   const publicKey = fields.hex(pub, 'public', 'publicKey', 32, 32)
   if (!isXOnlyKey(publicKey)) throw fields.corrupt('public.publicKey is not an x-only secp256k1 point')
-  const peerId = fields.string(pub, 'public', 'peerId')
-  if (!isEd25519PeerId(peerId)) throw fields.corrupt('public.peerId is not an Ed25519 peer id')
-  return { publicKey: bytesToHex(publicKey), peerId }
-}
-
-function decodeSecrets(fields: JsonFields, plaintext: Buffer): OracleKeys {
-  // Authenticated, so only a buggy writer gets here with bad content; still, never trust it blindly.
-  const json = fields.parse(plaintext.toString('utf8'), 'encrypted payload is not valid JSON')
-  const obj = fields.object(json, 'payload', ['oracle', 'p2p'])
-  const oracle = fields.hex(obj, 'payload', 'oracle', SECRET_BYTES, SECRET_BYTES)
-  const p2p = fields.hex(obj, 'payload', 'p2p', 1, MAX_CIPHERTEXT_BYTES)
-  try {
-    const oracleSecretKey = new Uint8Array(oracle)
-    if (!isOracleSecretKey(oracleSecretKey)) throw fields.corrupt('payload.oracle is not a valid secp256k1 secret key')
-    return { oracleSecretKey, p2pPrivateKey: p2pKeyFromBytes(fields, p2p, 'payload.p2p') }
-  } finally {
-    oracle.fill(0)
-    p2p.fill(0)
-  }
+  return { publicKey: bytesToHex(publicKey), peerId: parsePublicPeerId(fields, pub) }
 }

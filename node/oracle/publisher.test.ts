@@ -1,40 +1,8 @@
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
-import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
-import { identify } from '@libp2p/identify'
-import type { PrivateKey } from '@libp2p/interface'
-import { tcp } from '@libp2p/tcp'
-import { sha256 } from '@noble/hashes/sha2.js'
 import { bytesToHex } from '@noble/hashes/utils.js'
-import { createLibp2p, type Libp2p } from 'libp2p'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { Genesis } from '../../protocol/index.js'
-import { generateGuardianKeys, generateOracleKeys, oraclePublicInfo, publicInfo, type GuardianKeys, type OracleKeys } from '../keystore/index.js'
-import { oracleTopic } from '../network/index.js'
-import { testnetGenesis } from '../setup/index.js'
+import { oraclePublicInfo, publicInfo } from '../keystore/index.js'
 import { OraclePublishError, publishOracleMessage, type OraclePublishErrorCode } from './index.js'
-
-type Guardian = Libp2p<{ pubsub: GossipSub }>
-
-/** A host with the guardians' gossipsub settings, listening on 127.0.0.1 (port chosen by the OS). */
-function guardianHost(privateKey: PrivateKey): Promise<Guardian> {
-  return createLibp2p({
-    privateKey,
-    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-    transports: [tcp()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-    services: {
-      identify: identify(),
-      pubsub: gossipsub({
-        globalSignaturePolicy: 'StrictNoSign',
-        msgIdFn: (msg) => sha256(msg.data),
-        fastMsgIdFn: (msg) => (msg.data === undefined ? '' : bytesToHex(sha256(msg.data))),
-        emitSelf: false,
-      }),
-    },
-  })
-}
+import { addressOf, guardianHost, oracleTestnet, type GuardianHost as Guardian } from './test-helpers/guardian-hosts.js'
 
 interface Received {
   readonly data: Uint8Array
@@ -66,11 +34,9 @@ async function publishError(promise: Promise<unknown>, code: OraclePublishErrorC
   return err as OraclePublishError
 }
 
-describe('publishOracleMessage', () => {
-  let guardianKeys: GuardianKeys[]
-  let oracle: OracleKeys
-  let genesis: Genesis
-  let topic: string
+describe('publishOracleMessage', async () => {
+  // Keys and genesis are made while the suite is collected; the hosts start in beforeAll.
+  const { guardians: guardianKeys, oracle, genesis, topic } = await oracleTestnet('ubtc-publisher-test', 3)
   /** guardian-0: subscribed to the oracle topic from the start. */
   let subscribed: Guardian
   /** guardian-1: subscribes only once the oracle has connected. */
@@ -79,13 +45,7 @@ describe('publishOracleMessage', () => {
   let silent: Guardian
   const hosts: Guardian[] = []
 
-  const addressOf = (host: Guardian): string => host.getMultiaddrs()[0]!.toString()
-
   beforeAll(async () => {
-    guardianKeys = await Promise.all([0, 1, 2].map(() => generateGuardianKeys()))
-    oracle = await generateOracleKeys()
-    genesis = testnetGenesis(guardianKeys.map(publicInfo), 'ubtc-publisher-test', {}, undefined, [oraclePublicInfo(oracle)])
-    topic = oracleTopic(genesis.hash)
     hosts.push(...(await Promise.all(guardianKeys.map((k) => guardianHost(k.p2pPrivateKey)))))
     ;[subscribed, late, silent] = hosts as [Guardian, Guardian, Guardian]
     subscribed.services.pubsub.subscribe(topic)

@@ -83,23 +83,7 @@ export async function publishOracleMessage(opts: PublishOracleMessageOptions): P
   setMaxListeners(Infinity, signal)
   const guardianByPeer = new Map(opts.genesis.guardians.map((g) => [g.peerId, g]))
 
-  const node: PublisherNode = await createLibp2p({
-    privateKey: opts.p2pPrivateKey,
-    transports: [tcp()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-    services: {
-      identify: identify(),
-      pubsub: gossipsub({
-        // As the guardians: they refuse signed transport messages and dedup by content.
-        globalSignaturePolicy: 'StrictNoSign',
-        msgIdFn: (msg) => sha256(msg.data),
-        fastMsgIdFn: (msg) => (msg.data === undefined ? '' : bytesToHex(sha256(msg.data))),
-        emitSelf: false,
-        allowPublishToZeroTopicPeers: false,
-      }),
-    },
-  })
+  const node = await gossipHost(opts.p2pPrivateKey)
   try {
     const pubsub = node.services.pubsub
     const connected = (id: string): boolean => node.getConnections().some((c) => c.remotePeer.toString() === id)
@@ -138,6 +122,31 @@ export async function publishOracleMessage(opts: PublishOracleMessageOptions): P
     // A graceful stop: the streams are closed after their queued writes, so the message leaves.
     await node.stop()
   }
+}
+
+/**
+ * A libp2p host with the guardians' stack (TCP, noise, yamux, identify) and gossipsub as they run
+ * it: they refuse signed transport messages and dedup by content. Listens on `listen` (default:
+ * nowhere, as the publisher).
+ */
+export function gossipHost(privateKey: PrivateKey, listen?: readonly string[]): Promise<PublisherNode> {
+  return createLibp2p({
+    privateKey,
+    ...(listen === undefined ? {} : { addresses: { listen: [...listen] } }),
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    services: {
+      identify: identify(),
+      pubsub: gossipsub({
+        globalSignaturePolicy: 'StrictNoSign',
+        msgIdFn: (msg) => sha256(msg.data),
+        fastMsgIdFn: (msg) => (msg.data === undefined ? '' : bytesToHex(sha256(msg.data))),
+        emitSelf: false,
+        allowPublishToZeroTopicPeers: false,
+      }),
+    },
+  })
 }
 
 /** Each address must be a multiaddr ending in /p2p/<peer id of a guardian of `genesis`> ('bad_peer_address'). */
