@@ -230,6 +230,10 @@ export function leafWitness(leaf: CompiledLeaf, satisfaction: LeafSatisfaction, 
 }
 
 /** The JSON form of a compiled contract (hex bytes, the terms' JSON form, the analysis report). */
+function treeLeaf(contract: CompiledContract, name: LeafName): { leaf: LeafName; leafHash: string } {
+  return { leaf: name, leafHash: bytesToHex(contract.leaves[name].leafHash) }
+}
+
 export function compiledContractToJson(contract: CompiledContract): Record<string, unknown> {
   return {
     contractId: contract.contractId,
@@ -238,6 +242,8 @@ export function compiledContractToJson(contract: CompiledContract): Record<strin
     outputKey: bytesToHex(contract.outputKey),
     scriptPubKey: bytesToHex(contract.scriptPubKey),
     merkleRoot: bytesToHex(contract.merkleRoot),
+    // The BIP-341 tree as nested pairs (bitcoinjs Taptree shape), each leaf by name and hash.
+    tapTree: [treeLeaf(contract, 'oracle'), [treeLeaf(contract, 'timelock'), treeLeaf(contract, 'emergency')]],
     leaves: Object.fromEntries(
       LEAF_NAMES.map((name) => {
         const leaf = contract.leaves[name]

@@ -131,6 +131,13 @@ describe('ubtc dlc compile', () => {
       leafHash: bytesToHex(contract.leaves.timelock.leafHash),
       controlBlock: bytesToHex(contract.leaves.timelock.controlBlock),
     })
+    expect(json.tapTree).toEqual([
+      { leaf: 'oracle', leafHash: bytesToHex(contract.leaves.oracle.leafHash) },
+      [
+        { leaf: 'timelock', leafHash: bytesToHex(contract.leaves.timelock.leafHash) },
+        { leaf: 'emergency', leafHash: bytesToHex(contract.leaves.emergency.leafHash) },
+      ],
+    ])
     expect(json.analysis).toEqual(JSON.parse(JSON.stringify(contract.analysis)))
     expect(parseTerms(json.terms)).toEqual(terms)
   })

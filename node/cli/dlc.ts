@@ -200,6 +200,7 @@ function describeContract(contract: CompiledContract, rules: DlcRules): string[]
     `internal key   ${bytesToHex(contract.internalKey)} (BIP-341 NUMS point: no key path)`,
     `output key     ${bytesToHex(contract.outputKey)}`,
     `merkle root    ${bytesToHex(contract.merkleRoot)}`,
+    `tap tree       [oracle, [timelock, emergency]]`,
     `amount         ${terms.amountSat} sat on ${terms.network}, fee rate ${terms.feeRate} sat/vB`,
     `oracles        ${terms.oracle.threshold} of ${terms.oracle.announcements.length}, event "${terms.oracle.announcements[0]?.event.eventId ?? ''}", outcomes ${terms.payouts.map((p) => `"${p.outcome}"`).join(', ')}`,
     `timelock       ${terms.timelock.unit === 'time' ? `unix time ${terms.timelock.lockedUntil} (${new Date(terms.timelock.lockedUntil * 1000).toISOString()})` : `height ${terms.timelock.lockedUntil}`}`,
