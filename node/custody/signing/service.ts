@@ -179,6 +179,7 @@ export class SigningService {
 
   /** Called by the node after each committed block: looks at the pending jobs now. */
   notifyCommit(): void {
+    this.signer.notifyCommit()
     this.scheduleTick()
     if (this.running) void this.signer.prune().catch((err: unknown) => this.opts.logger.error({ err }, 'cannot prune signing sessions'))
   }

@@ -51,14 +51,15 @@ beforeAll(async () => {
   dealt = dkgReserveKey(N, T)
 })
 
-function member(index: number, opts: { now?: () => number; nonceTtlMs?: number; maxSessionsPerRequester?: number; noncePoolSize?: number; attemptMs?: number } = {}): Member {
+function member(index: number, opts: { now?: () => number; nonceTtlMs?: number; maxSessionsPerRequester?: number; noncePoolSize?: number; attemptMs?: number; catchUpMs?: number } = {}): Member {
   const registry = new Registry()
   const metrics = new SigningMetrics(registry)
   const jobs = new FixtureJobs()
   const keyShare = new StaticKeyShare(dealt.key, dealt.shares[index]!)
   const faults = noFaults()
   const signer = new TestSigner(
-    { self: guardians.at(index)!, guardians, jobs, keyShare, metrics, logger: silent, noncePoolSize: opts.noncePoolSize ?? 8, ...opts },
+    // No catch-up wait unless a test asks for one: a refusal is what most tests look at.
+    { self: guardians.at(index)!, guardians, jobs, keyShare, metrics, logger: silent, noncePoolSize: opts.noncePoolSize ?? 8, catchUpMs: 0, ...opts },
     faults,
     () => {},
   )
@@ -114,6 +115,28 @@ describe('FrostSigner', () => {
     now += 30_000 // attempt 5 here
     expect(await ask(m.signer, 0, commit)).toMatchObject({ type: 'error', code: 'wrong_attempt' })
     m.signer.stop()
+  })
+
+  it('waits for its next commit when the coordinator is a block ahead, and refuses once catchUpMs passes without it', async () => {
+    const m = member(1, { catchUpMs: 5_000 })
+    const job = jobCoordinatedBy(0, N)
+    const commit = { type: 'commit' as const, outputKey: xOnly(), attempt: 0, jobs: [job] }
+    const answer = ask(m.signer, 0, commit)
+    // This guardian commits the approval after the request arrived.
+    m.jobs.approve(job, messages(1))
+    m.signer.notifyCommit()
+    expect(await answer).toMatchObject({ type: 'commitments' })
+
+    const late = member(2, { catchUpMs: 50 })
+    const unknown = jobCoordinatedBy(0, N)
+    expect(await ask(late.signer, 0, { ...commit, jobs: [unknown] })).toMatchObject({ type: 'error', code: 'not_signable' })
+    // Stopping ends a waiting request at once (not after its minute).
+    const patient = member(3, { catchUpMs: 60_000 })
+    const waiting = ask(patient.signer, 0, { ...commit, jobs: [unknown] })
+    await new Promise((resolve) => setImmediate(resolve))
+    patient.signer.stop()
+    expect(await waiting).toMatchObject({ type: 'error', code: 'unavailable' })
+    for (const x of [m, late]) x.signer.stop()
   })
 
   it('refuses requests it must not serve', async () => {

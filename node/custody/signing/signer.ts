@@ -64,6 +64,12 @@ export interface FrostSignerOptions {
   readonly maxOpenSessions?: number
   /** Open sessions one requester may hold (default 32). */
   readonly maxSessionsPerRequester?: number
+  /**
+   * How long a commit request for a job this guardian's committed state does not await yet may
+   * wait for its next commits (default 1 s, below the coordinator's 2 s commit timeout): a signer
+   * one block behind the coordinator is not left out of the session.
+   */
+  readonly catchUpMs?: number
   readonly now?: () => number
 }
 
@@ -93,7 +99,7 @@ interface SignerSession {
 
 type Refusal = FrostErrorResponse
 
-const DEFAULTS = { nonceTtlMs: 60_000, noncePoolSize: 64, nonceRefillChunk: 4, maxOpenSessions: 256, maxSessionsPerRequester: 32 }
+const DEFAULTS = { nonceTtlMs: 60_000, noncePoolSize: 64, nonceRefillChunk: 4, maxOpenSessions: 256, maxSessionsPerRequester: 32, catchUpMs: 1_000 }
 /** Shares computed per event-loop turn: a long session must not stall consensus timers. */
 const SHARES_PER_TURN = 8
 const publicPackages = new WeakMap<ReserveKey, FrostPublic>()
@@ -131,12 +137,16 @@ export class FrostSigner {
   private warnedBadShare = false
   private pruning = false
   private pruneAgain = false
+  private readonly catchUpMs: number
+  /** Commit requests waiting for this guardian's next committed block. */
+  private readonly commitWaiters = new Set<() => void>()
 
   constructor(protected readonly opts: FrostSignerOptions) {
     this.now = opts.now ?? Date.now
     this.nonceTtlMs = opts.nonceTtlMs ?? DEFAULTS.nonceTtlMs
     this.maxOpenSessions = opts.maxOpenSessions ?? DEFAULTS.maxOpenSessions
     this.maxSessionsPerRequester = opts.maxSessionsPerRequester ?? DEFAULTS.maxSessionsPerRequester
+    this.catchUpMs = opts.catchUpMs ?? DEFAULTS.catchUpMs
     this.pool = new NoncePool({
       target: opts.noncePoolSize ?? DEFAULTS.noncePoolSize,
       chunk: opts.nonceRefillChunk ?? DEFAULTS.nonceRefillChunk,
@@ -170,6 +180,8 @@ export class FrostSigner {
     this.sweepTimer = undefined
     this.pool.stop()
     for (const id of [...this.sessions.keys()]) this.dropSession(id)
+    // Waiting commit requests end now, refused as stopped.
+    this.notifyCommit()
   }
 
   /** The reserve key this signer can sign for now (it holds a share consistent with its identity); otherwise undefined. */
@@ -226,7 +238,13 @@ export class FrostSigner {
     }
     const early = await this.attemptProblem(request)
     if (early !== undefined) return this.refuse(from, 'wrong_attempt', early)
-    const messages = await this.messagesOf(request.jobs)
+    let messages = await this.messagesOf(request.jobs)
+    // The coordinator asks as soon as it committed the approval: a signer a block behind waits
+    // for its own commits, briefly, before it refuses.
+    const deadline = this.now() + this.catchUpMs
+    while (!Array.isArray(messages) && messages.code === 'not_signable' && !this.stopped && (await this.nextCommit(deadline - this.now()))) {
+      messages = await this.messagesOf(request.jobs)
+    }
     if (this.stopped) return this.refuse(from, 'unavailable', 'signing service stopped')
     if (!Array.isArray(messages)) return this.refuse(from, messages.code, messages.message)
 
@@ -408,6 +426,29 @@ export class FrostSigner {
     this.opts.metrics.sharesServed.inc(shares.length)
     this.opts.logger.debug({ coordinator: from.name, jobs: session.jobs.map(signingJobKey), attempt: session.attempt, shares: shares.length }, 'signature shares served')
     return { type: 'shares', shares }
+  }
+
+  /** Called after each committed block: wakes the commit requests waiting for it. */
+  notifyCommit(): void {
+    const waiters = [...this.commitWaiters]
+    this.commitWaiters.clear()
+    for (const wake of waiters) wake()
+  }
+
+  /** Resolves true at this guardian's next commit, false after `timeoutMs` (or at once if ≤ 0). */
+  private nextCommit(timeoutMs: number): Promise<boolean> {
+    if (timeoutMs <= 0) return Promise.resolve(false)
+    return new Promise((resolve) => {
+      const wake = (): void => {
+        clearTimeout(timer)
+        resolve(true)
+      }
+      const timer = setTimeout(() => {
+        this.commitWaiters.delete(wake)
+        resolve(false)
+      }, timeoutMs)
+      this.commitWaiters.add(wake)
+    })
   }
 
   /** The messages of `jobs` from this guardian's committed state, flattened in order, or why not. */
