@@ -3,10 +3,10 @@ import { sha256 } from '@noble/hashes/sha2.js'
 import { utf8ToBytes } from '@noble/hashes/utils.js'
 import { type JsonRpcProvider, Wallet, parseEther } from 'ethers'
 import { decodeEnvelope, decodeTx, TxType, validationId } from '../protocol/index.js'
-import { DEV_EVM_PAYMENT_ADDRESS, devChainConfigs, frostDkg, frostSign, type DevChains } from '../testnet/index.js'
-import { benchLogOptions, BenchTestnet } from './guardian-testnet.js'
+import { DEV_EVM_PAYMENT_ADDRESS, frostDkg, frostSign, type DevChains } from '../testnet/index.js'
+import type { BenchTestnet } from './guardian-testnet.js'
 import { percentile, progress, round, sleep } from './measure.js'
-import { chainFlags, DEV_KEY, evmProvider, minedIn, paymentData, sendAll, signedPayments } from './payments.js'
+import { chainTestnet, DEV_KEY, evmProvider, minedIn, paymentData, sendAll, signedPayments } from './payments.js'
 
 /**
  * Threshold custody on 5 full guardian nodes (in this process) watching the dev chains, a
@@ -355,18 +355,11 @@ export async function runCustody(chains: DevChains): Promise<CustodyFigures> {
   let net: BenchTestnet | undefined
   const providers: JsonRpcProvider[] = []
   try {
-    net = await BenchTestnet.create({
-      guardians: GUARDIANS,
-      chains: devChainConfigs(),
-      ...benchLogOptions('custody'),
-      flags: {
-        ...chainFlags(chains),
-        'empty-block-interval-ms': '200',
-        // The testnet configs have these two already; stated here because the phase depends on them.
-        'auto-dkg': 'true',
-        'dkg-poll-interval-ms': '100',
-        'signing-timeout-ms': String(SIGNING_TIMEOUT_MS),
-      },
+    net = await chainTestnet(chains, 'custody', GUARDIANS, {
+      // The testnet configs have these two already; stated here because the phase depends on them.
+      'auto-dkg': 'true',
+      'dkg-poll-interval-ms': '100',
+      'signing-timeout-ms': String(SIGNING_TIMEOUT_MS),
     })
     tracker.attach(net)
     const t0 = performance.now()

@@ -1,8 +1,8 @@
 import { performance } from 'node:perf_hooks'
 import { HDNodeWallet, JsonRpcProvider, hexlify, parseEther, toUtf8Bytes } from 'ethers'
 import { validationId, type ChainName } from '../protocol/index.js'
-import { DEV_CHAIN_IDS, DEV_EVM_PAYMENT_ADDRESS, type DevChains } from '../testnet/index.js'
-import type { BenchTestnet } from './guardian-testnet.js'
+import { DEV_CHAIN_IDS, DEV_EVM_PAYMENT_ADDRESS, devChainConfigs, type DevChains } from '../testnet/index.js'
+import { benchLogOptions, BenchTestnet } from './guardian-testnet.js'
 import { sleep } from './measure.js'
 
 /**
@@ -19,12 +19,20 @@ export const POLL_MS = 20
 
 export type EvmChain = 'ethereum' | 'polygon'
 
-/** A provider of `chain` without caching, added to `all` (destroy them at the end). */
 /** Node flags pointing the guardians' watchers at the dev chains. */
 export function chainFlags(chains: DevChains): Record<string, string> {
   return { 'ethereum-rpc-urls': chains.ethereum.url, 'polygon-rpc-urls': chains.polygon.url, 'solana-rpc-urls': chains.solana.url }
 }
 
+/**
+ * A phase's own network of `guardians` full nodes watching the dev chains, an empty block every
+ * 200 ms at most, `flags` on top; node logs as `benchLogOptions(phase)` says.
+ */
+export function chainTestnet(chains: DevChains, phase: string, guardians: number, flags: Readonly<Record<string, string>>): Promise<BenchTestnet> {
+  return BenchTestnet.create({ guardians, chains: devChainConfigs(), ...benchLogOptions(phase), flags: { ...chainFlags(chains), 'empty-block-interval-ms': '200', ...flags } })
+}
+
+/** A provider of `chain` without caching, added to `all` (destroy them at the end). */
 export function evmProvider(chains: DevChains, chain: EvmChain, all: JsonRpcProvider[]): JsonRpcProvider {
   const p = new JsonRpcProvider(chain === 'ethereum' ? chains.ethereum.url : chains.polygon.url, undefined, { cacheTimeout: -1, staticNetwork: true })
   all.push(p)

@@ -1,9 +1,9 @@
 import { performance } from 'node:perf_hooks'
 import { type JsonRpcProvider, Wallet, parseEther } from 'ethers'
-import { DEV_EVM_PAYMENT_ADDRESS, devChainConfigs, type DevChains } from '../testnet/index.js'
-import { benchLogOptions, BenchTestnet } from './guardian-testnet.js'
+import { DEV_EVM_PAYMENT_ADDRESS, type DevChains } from '../testnet/index.js'
+import type { BenchTestnet } from './guardian-testnet.js'
 import { percentile, progress, round, sleep } from './measure.js'
-import { chainFlags, confirmedAt, decidedEverywhere, DEV_KEY, evmProvider, minedIn, paymentData, POLL_MS, sendAll, signedPayments } from './payments.js'
+import { chainTestnet, confirmedAt, decidedEverywhere, DEV_KEY, evmProvider, minedIn, paymentData, POLL_MS, sendAll, signedPayments } from './payments.js'
 
 /**
  * Payment validations on 5 full guardian nodes (in this process) watching two anvil chains
@@ -44,16 +44,7 @@ export async function runValidation(chains: DevChains): Promise<ValidationFigure
   let net: BenchTestnet | undefined
   const providers: JsonRpcProvider[] = []
   try {
-    net = await BenchTestnet.create({
-      guardians: GUARDIANS,
-      chains: devChainConfigs(),
-      ...benchLogOptions('validation'),
-      flags: {
-        ...chainFlags(chains),
-        'empty-block-interval-ms': '200',
-        'auto-dkg': 'false',
-      },
-    })
+    net = await chainTestnet(chains, 'validation', GUARDIANS, { 'auto-dkg': 'false' })
     await net.startAll()
     await net.waitConnected(30_000)
     progress(`validation: ${GUARDIANS} guardians connected, at height ${net.maxHeight()} (no DKG: no reserve key, nothing signed)`)

@@ -150,6 +150,11 @@ async function expireOperations(state: AppState, ctx: BlockContext): Promise<voi
   }
 }
 
+/** What `check` finds when `signer` is a guardian of the state; why not otherwise. */
+async function fromGuardian<T>(state: AppState, signer: number, check: () => Promise<string | T>): Promise<string | T> {
+  return (await state.getGuardian(signer)) === undefined ? `signer ${signer} is not a guardian` : check()
+}
+
 /**
  * Executes one verified transaction. Returns null if it was applied, or the reason it is
  * invalid (then the state is unchanged).
@@ -158,13 +163,13 @@ export async function applyTx(state: AppState, params: ExecutionParams, ctx: Blo
   const { tx, signer } = verified
   if (tx.type === TxType.PsbtProposal) {
     // Parsed once: the check's result is what the record stores.
-    const checked = (await state.getGuardian(signer)) === undefined ? `signer ${signer} is not a guardian` : await checkPsbtProposal(state, tx)
+    const checked = await fromGuardian(state, signer, () => checkPsbtProposal(state, tx))
     if (typeof checked === 'string') return checked
     await applyPsbtProposal(state, ctx, signer, tx, checked)
     return null
   }
   if (tx.type === TxType.OracleMessage) {
-    const checked = (await state.getGuardian(signer)) === undefined ? `signer ${signer} is not a guardian` : await checkOracleMessage(state, params, tx)
+    const checked = await fromGuardian(state, signer, () => checkOracleMessage(state, params, tx))
     if (typeof checked === 'string') return checked
     applyOracleMessage(state, params, ctx, tx, checked)
     return null

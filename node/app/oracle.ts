@@ -5,7 +5,6 @@ import {
   decodeOracleAttestation,
   decodeOracleMessage,
   DlcError,
-  verifyAttestationSignatures,
   verifyOracleAnnouncement,
   verifyOracleAttestation,
   type OracleAnnouncement,
@@ -60,10 +59,10 @@ export async function checkOracleMessage(state: AppState, params: ExecutionParam
       return { oracle: oracle.name, before, message }
     }
     const { attestation } = message
-    verifyAttestationSignatures(attestation)
     const before = await state.getOracleEvent(oracleEventKey(attestation.eventId))
     const announced = before?.announcements.find((e) => e.oracle === oracle.name)
     if (before === undefined || announced === undefined) return `oracle ${oracle.name} has no committed announcement of event ${attestation.eventId}`
+    // Checks the announced nonce and outcome, then the signature itself.
     verifyOracleAttestation(attestation, decodeOracleAnnouncement(announced.message))
     if (before.equivocations.some((e) => e.oracle === oracle.name)) return `oracle ${oracle.name} already equivocated on event ${attestation.eventId}`
     const earlier = before.attestations.find((e) => e.oracle === oracle.name)
